@@ -1,0 +1,70 @@
+/* config.h - server configuration from a YAML file and command-line flags.
+ *
+ * Precedence: built-in defaults < YAML file (--config FILE) < flags. Every
+ * option has one entry in the option table in config.c, which drives the
+ * flag parser, the YAML parser, validation and --help, so a setting cannot
+ * exist in one place and not the other.
+ *
+ * Error convention: config_load returns CONFIG_OK, CONFIG_EXIT (help/version
+ * printed, exit 0) or CONFIG_ERROR with a one-line message in err that names
+ * the offending flag or key (and the file's line for YAML). The caller exits
+ * with status 2 on CONFIG_ERROR.
+ */
+#ifndef MINIDB_CONFIG_H
+#define MINIDB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log.h"
+
+enum { CONFIG_OK = 0, CONFIG_EXIT = 1, CONFIG_ERROR = -1 };
+
+typedef struct config {
+	char *config_file;          /* --config, NULL if none */
+	char *bind;                 /* --bind, server.bind; default "127.0.0.1" */
+	int port;                   /* --port, server.port; default 8080; 0 = any free port */
+	char *data_dir;             /* --data-dir, storage.data_dir; default "./data".
+	                             * storage.file_path (the original's Parquet file)
+	                             * sets data_dir to the file's directory. */
+	int threads;                /* --threads, server.threads; default 0 = number of cores */
+	int max_clients;            /* --max-clients, server.max_clients; default 10000 */
+	int idle_timeout;           /* --idle-timeout seconds, server.idle_timeout; 0 = never */
+	int shutdown_timeout;       /* --shutdown-timeout seconds; default 10 */
+	size_t max_line_bytes;      /* --max-line-bytes, limits.max_line_bytes; default 1 MiB */
+	size_t max_key_bytes;       /* --max-key-bytes, limits.max_key_bytes; default 64 KiB */
+	size_t max_value_bytes;     /* --max-value-bytes, limits.max_value_bytes; default 512 MiB */
+	enum log_level log_level;   /* --log-level, logging.level; default info */
+	enum log_format log_format; /* --log-format json|text, logging.format; default json */
+
+	/* Accepted for compatibility with the original Mini DB's config file.
+	 * TLS and authentication are implemented by a later issue; until then
+	 * enabling either is refused at start-up rather than silently ignored. */
+	bool tls;            /* --tls, server.tls */
+	char *tls_cert_file; /* --tls-cert-file, server.tls_cert_file */
+	char *tls_key_file;  /* --tls-key-file, server.tls_key_file */
+	bool auth_enabled;   /* security.auth_enabled */
+	char *auth_token;    /* security.auth_token: a secret, never logged */
+} config;
+
+/* Fills cfg with defaults. */
+void config_defaults(config *cfg);
+
+/* Applies the YAML file named by --config (if given) and then the flags.
+ * argv[0] is the program name. Sizes accept a suffix (k, kb, m, mb, g, gb,
+ * case-insensitive, powers of 1024). Returns CONFIG_OK, CONFIG_EXIT or
+ * CONFIG_ERROR (message in err). */
+int config_load(config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* Parses a YAML document from memory into cfg (used by config_load and by
+ * the unit tests). name is used in error messages ("config.yaml:3: ..."). */
+int config_load_yaml(config *cfg, const char *name, const char *text, size_t len, char *err,
+                     size_t errlen);
+
+/* Frees the strings owned by cfg. */
+void config_free(config *cfg);
+
+/* Writes the --help text to fp-like fd 1. */
+void config_usage(const char *prog);
+
+#endif
