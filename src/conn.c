@@ -1,0 +1,437 @@
+/* conn.c - a client connection's life: read, frame, execute, reply, close.
+ *
+ * Invariants:
+ * - A connection is touched only by its worker's thread.
+ * - Replies accumulate in `out` and leave in one write per loop turn
+ *   (conn_worker_before_sleep), however many pipelined commands produced them.
+ * - Memory per connection is bounded: input is read only while `out` is under
+ *   OUT_HIGH_WATER (a client that pipelines without reading stops being read,
+ *   it does not make us buffer its replies without limit), and `in` never
+ *   holds more than one line of --max-line-bytes plus one read chunk.
+ * - A closed connection is unlinked at once and freed at the end of the turn,
+ *   so no list walk or pending event ever sees freed memory.
+ */
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "command.h"
+#include "log.h"
+#include "proto_line.h"
+#include "reply.h"
+
+#define READ_CHUNK     (16 * 1024)
+#define OUT_HIGH_WATER (1024 * 1024)
+#define BUF_KEEP       (64 * 1024) /* capacity kept by an idle buffer */
+
+enum {
+	C_IN_FLUSH = 1u << 0,          /* on w->flush */
+	C_CLOSED = 1u << 1,            /* unlinked, waiting to be freed */
+	C_CLOSE_AFTER_WRITE = 1u << 2, /* close once `out` is written */
+	C_PAUSED = 1u << 3,            /* input left unparsed until `out` drains */
+	C_EOF = 1u << 4,               /* peer closed its side: answer, then close */
+	C_DRAIN = 1u << 5,             /* server shutdown: answer, then close */
+};
+
+struct conn {
+	conn_worker *w;
+	loop_io io;
+	loop_timer idle;
+	uint64_t id;
+	uint64_t last_active_ms;
+	unsigned flags;
+	conn *prev, *next; /* w->all */
+	conn *flush_next;  /* w->flush */
+	conn *gc_next;     /* w->garbage */
+	buf in, out;
+	size_t scan; /* bytes of `in` already searched for '\n' */
+	argvec av;
+	char peer[64];
+};
+
+/* Single-writer counters: a relaxed load and store, no locked instruction. */
+#define STAT_ADD(field, n)                                                                         \
+	atomic_store_explicit(&(field),                                                            \
+	                      atomic_load_explicit(&(field), memory_order_relaxed) + (n),          \
+	                      memory_order_relaxed)
+
+static void conn_close(conn *c);
+static void conn_process(conn *c);
+
+static void queue_flush(conn *c)
+{
+	if (c->flags & (C_IN_FLUSH | C_CLOSED))
+		return;
+	c->flags |= C_IN_FLUSH;
+	c->flush_next = c->w->flush;
+	c->w->flush = c;
+}
+
+static void set_interest(conn *c, unsigned events)
+{
+	if (c->flags & C_CLOSED)
+		return;
+	int rc = loop_io_mod(c->w->loop, &c->io, events);
+	if (rc < 0) {
+		log_error("conn", "epoll_ctl failed", LF_U("client_id", c->id),
+		          LF_S("error", strerror(-rc)));
+		conn_close(c);
+	}
+}
+
+static void conn_close(conn *c)
+{
+	if (c->flags & C_CLOSED)
+		return;
+	conn_worker *w = c->w;
+	c->flags |= C_CLOSED;
+	loop_io_del(w->loop, &c->io);
+	loop_timer_cancel(w->loop, &c->idle);
+	close(c->io.fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->all = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	w->nconns--;
+	atomic_fetch_sub_explicit(w->nclients, 1, memory_order_relaxed);
+	c->gc_next = w->garbage;
+	w->garbage = c;
+	log_debug("conn", "client closed", LF_U("client_id", c->id), LF_S("peer", c->peer));
+}
+
+static void conn_free(conn *c)
+{
+	buf_free(&c->in);
+	buf_free(&c->out);
+	argvec_free(&c->av);
+	free(c);
+}
+
+/* Closes after a reply has been queued, draining what the peer already sent
+ * so that close(2) sends FIN rather than RST and the reply is not lost. */
+static void close_soon(conn *c)
+{
+	c->flags |= C_CLOSE_AFTER_WRITE;
+	buf_reset(&c->in, 0);
+	c->scan = 0;
+	set_interest(c, 0);
+	queue_flush(c);
+}
+
+static void line_too_long(conn *c)
+{
+	reply r = {.out = &c->out, .proto = PROTO_LINE};
+	reply_errorf(&r, "line too long (limit %zu bytes)", c->w->cfg->max_line_bytes);
+	log_warn("conn", "line too long, closing", LF_U("client_id", c->id), LF_S("peer", c->peer),
+	         LF_U("limit", c->w->cfg->max_line_bytes));
+	close_soon(c);
+}
+
+static void execute_line(conn *c, char *line, size_t len)
+{
+	const char *err = NULL;
+	int rc = proto_line_split(line, len, &c->av, command_line_rest, &err);
+	if (rc == PL_EMPTY)
+		return;
+	reply r = {.out = &c->out, .proto = PROTO_LINE};
+	if (rc == PL_ERROR) {
+		reply_error(&r, err);
+	} else {
+		cmd_ctx ctx = {.store = c->w->store, .argv = c->av.v, .argc = c->av.n, .r = &r};
+		command_dispatch(&ctx);
+		if (ctx.out_flags & CMD_OUT_CLOSE)
+			c->flags |= C_CLOSE_AFTER_WRITE;
+	}
+	STAT_ADD(c->w->stats.commands, 1);
+	if (r.oom) {
+		/* A partly written reply would desynchronise the client. */
+		log_error("conn", "out of memory building a reply, closing",
+		          LF_U("client_id", c->id));
+		buf_reset(&c->out, 0);
+		conn_close(c);
+	}
+}
+
+/* Executes every complete command in `in`, stopping early when the output is
+ * over the high-water mark (C_PAUSED) or the connection is closing. */
+static void conn_process(conn *c)
+{
+	size_t max_line = c->w->cfg->max_line_bytes;
+	while (!(c->flags & (C_CLOSED | C_CLOSE_AFTER_WRITE))) {
+		size_t avail = buf_used(&c->in);
+		if (avail == 0)
+			break;
+		if (buf_used(&c->out) >= OUT_HIGH_WATER) {
+			c->flags |= C_PAUSED;
+			break;
+		}
+		char *start = buf_start(&c->in);
+		char *nl = memchr(start + c->scan, '\n', avail - c->scan);
+		if (!nl) {
+			c->scan = avail;
+			if (avail > max_line)
+				line_too_long(c);
+			break;
+		}
+		size_t len = (size_t)(nl - start);
+		if (len > max_line) {
+			line_too_long(c);
+			break;
+		}
+		c->scan = 0;
+		execute_line(c, start, len);
+		if (c->flags & C_CLOSED)
+			return;
+		buf_consume(&c->in, len + 1);
+	}
+	if (buf_used(&c->in) == 0 && c->in.cap > BUF_KEEP)
+		buf_reset(&c->in, 0);
+	if (buf_used(&c->out) > 0 || (c->flags & (C_CLOSE_AFTER_WRITE | C_EOF | C_DRAIN)))
+		queue_flush(c);
+}
+
+/* Reads once. Returns 1 if bytes arrived, 0 on EAGAIN, -1 on EOF/error
+ * (after which the connection is closing or closed). */
+static int conn_read(conn *c)
+{
+	if (buf_reserve(&c->in, READ_CHUNK) != 0) {
+		log_error("conn", "out of memory reading, closing", LF_U("client_id", c->id));
+		conn_close(c);
+		return -1;
+	}
+	ssize_t n = read(c->io.fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+	if (n > 0) {
+		c->in.len += (size_t)n;
+		c->last_active_ms = loop_now_ms(c->w->loop);
+		STAT_ADD(c->w->stats.bytes_in, (uint64_t)n);
+		return 1;
+	}
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n < 0) {
+		log_debug("conn", "read error", LF_U("client_id", c->id),
+		          LF_S("error", strerror(errno)));
+		conn_close(c);
+		return -1;
+	}
+	/* EOF: the peer will send nothing more; answer what it sent, then close.
+	 * A trailing partial command is dropped. */
+	c->flags |= C_EOF;
+	set_interest(c, 0);
+	return -1;
+}
+
+/* Writes `out` once. Returns 1 when it is empty afterwards, 0 when bytes
+ * remain (LOOP_WRITE is then watched), -1 if the connection was closed. */
+static int conn_write(conn *c)
+{
+	size_t pending = buf_used(&c->out);
+	if (pending > 0) {
+		ssize_t n = send(c->io.fd, buf_start(&c->out), pending, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR) {
+				log_debug("conn", "write error", LF_U("client_id", c->id),
+				          LF_S("error", strerror(errno)));
+				conn_close(c);
+				return -1;
+			}
+			n = 0;
+		}
+		if (n > 0) {
+			STAT_ADD(c->w->stats.bytes_out, (uint64_t)n);
+			c->last_active_ms = loop_now_ms(c->w->loop);
+		}
+		buf_consume(&c->out, (size_t)n);
+		if (buf_used(&c->out) > 0) {
+			/* Stop reading until the client takes its replies. */
+			set_interest(c, LOOP_WRITE);
+			return (c->flags & C_CLOSED) ? -1 : 0;
+		}
+	}
+	if (c->out.cap > BUF_KEEP)
+		buf_reset(&c->out, 0);
+	return 1;
+}
+
+/* Called when `out` has just become empty. */
+static void conn_after_write(conn *c)
+{
+	if (c->flags & C_PAUSED) {
+		c->flags &= ~C_PAUSED;
+		conn_process(c);
+		if (c->flags & C_CLOSED)
+			return;
+		if (buf_used(&c->out) > 0) {
+			loop_spin(c->w->loop); /* its output leaves next turn */
+			return;
+		}
+	}
+	if (c->flags & (C_CLOSE_AFTER_WRITE | C_EOF | C_DRAIN)) {
+		conn_close(c);
+		return;
+	}
+	set_interest(c, LOOP_READ);
+}
+
+static void on_io(loop_t *l, loop_io *io, unsigned events)
+{
+	conn *c = io->arg;
+	(void)l;
+	if (events & LOOP_ERROR) {
+		conn_close(c);
+		return;
+	}
+	if (events & LOOP_WRITE) {
+		int rc = conn_write(c);
+		if (rc < 0)
+			return;
+		if (rc == 1)
+			conn_after_write(c);
+		if (c->flags & C_CLOSED)
+			return;
+	}
+	if ((events & LOOP_READ) && (c->io.events & LOOP_READ)) {
+		if (conn_read(c) != 0)
+			conn_process(c);
+	}
+}
+
+static void on_idle(loop_t *l, loop_timer *t)
+{
+	conn *c = t->arg;
+	uint64_t timeout = (uint64_t)c->w->cfg->idle_timeout * 1000u;
+	uint64_t now = loop_now_ms(l);
+	if (now - c->last_active_ms >= timeout) {
+		log_info("conn", "idle timeout, closing", LF_U("client_id", c->id),
+		         LF_S("peer", c->peer), LF_I("idle_timeout_s", c->w->cfg->idle_timeout));
+		conn_close(c);
+		return;
+	}
+	loop_timer_set(l, &c->idle, c->last_active_ms + timeout);
+}
+
+static void format_peer(int fd, char *out, size_t n)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+	out[0] = 0;
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+		port = ntohs(a->sin_port);
+		snprintf(out, n, "%s:%d", host, port);
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		port = ntohs(a->sin6_port);
+		snprintf(out, n, "[%s]:%d", host, port);
+	}
+}
+
+int conn_create(conn_worker *w, int fd)
+{
+	conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return -ENOMEM;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->w = w;
+	c->io.fd = fd;
+	c->io.fn = on_io;
+	c->io.arg = c;
+	c->id = atomic_fetch_add_explicit(w->next_id, 1, memory_order_relaxed);
+	c->last_active_ms = loop_now_ms(w->loop);
+	buf_init(&c->in);
+	buf_init(&c->out);
+	format_peer(fd, c->peer, sizeof(c->peer));
+	loop_timer_init(&c->idle, on_idle, c);
+	int rc = loop_io_add(w->loop, &c->io, LOOP_READ);
+	if (rc < 0) {
+		close(fd);
+		free(c);
+		return rc;
+	}
+	if (w->cfg->idle_timeout > 0)
+		loop_timer_set(w->loop, &c->idle,
+		               c->last_active_ms + (uint64_t)w->cfg->idle_timeout * 1000u);
+	c->next = w->all;
+	if (w->all)
+		w->all->prev = c;
+	w->all = c;
+	w->nconns++;
+	STAT_ADD(w->stats.accepted, 1);
+	log_debug("conn", "client connected", LF_U("client_id", c->id), LF_S("peer", c->peer));
+	return 0;
+}
+
+void conn_worker_before_sleep(conn_worker *w)
+{
+	conn *list = w->flush;
+	w->flush = NULL;
+	while (list) {
+		conn *c = list;
+		list = c->flush_next;
+		c->flags &= ~C_IN_FLUSH;
+		if (c->flags & C_CLOSED)
+			continue;
+		if (conn_write(c) == 1)
+			conn_after_write(c);
+	}
+	conn *keep = NULL;
+	while (w->garbage) {
+		conn *c = w->garbage;
+		w->garbage = c->gc_next;
+		if (c->flags & C_IN_FLUSH) {
+			/* Still linked on w->flush: free it next turn. */
+			c->gc_next = keep;
+			keep = c;
+			continue;
+		}
+		conn_free(c);
+	}
+	w->garbage = keep;
+}
+
+void conn_worker_drain(conn_worker *w)
+{
+	w->draining = 1;
+	for (conn *c = w->all, *next; c; c = next) {
+		next = c->next;
+		c->flags |= C_DRAIN;
+		/* Take what the client already sent (bounded), answer it. */
+		for (int i = 0; i < 64 && !(c->flags & (C_CLOSED | C_EOF | C_PAUSED)); i++) {
+			if (!(c->io.events & LOOP_READ) || conn_read(c) != 1)
+				break;
+			conn_process(c);
+		}
+		if (c->flags & C_CLOSED)
+			continue;
+		if (c->io.events & LOOP_READ)
+			set_interest(c, 0);
+		conn_process(c);
+		queue_flush(c);
+	}
+}
+
+void conn_worker_close_all(conn_worker *w)
+{
+	while (w->all)
+		conn_close(w->all);
+}

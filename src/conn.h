@@ -1,0 +1,59 @@
+/* conn.h - client connections: buffers, framing, execution, flushing, limits.
+ *
+ * A connection belongs to exactly one worker (one thread, one loop) for its
+ * whole life; nothing in it is shared. The worker context below is what a
+ * connection needs from its thread; server.c creates one per worker thread.
+ */
+#ifndef MINIDB_CONN_H
+#define MINIDB_CONN_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "loop.h"
+#include "store.h"
+
+typedef struct conn conn;
+
+/* Per-thread counters, read by other threads only as relaxed loads. */
+typedef struct conn_stats {
+	_Atomic uint64_t commands;
+	_Atomic uint64_t accepted;
+	_Atomic uint64_t rejected_maxclients;
+	_Atomic uint64_t bytes_in;
+	_Atomic uint64_t bytes_out;
+} conn_stats;
+
+typedef struct conn_worker {
+	int id;
+	loop_t *loop;
+	store_t *store;
+	const config *cfg;
+	atomic_int *nclients;      /* shared by all workers: current connections */
+	_Atomic uint64_t *next_id; /* shared: client ids */
+	conn *all;                 /* every open connection of this worker */
+	size_t nconns;
+	conn *flush;   /* connections with output or input pending this turn */
+	conn *garbage; /* closed connections, freed at the end of the turn */
+	int draining;  /* shutting down: finish in-flight work, then close */
+	conn_stats stats;
+} conn_worker;
+
+/* Takes ownership of a connected, non-blocking socket and starts serving it.
+ * Returns 0, or a negative errno (the fd is closed). */
+int conn_create(conn_worker *w, int fd);
+
+/* Runs at the end of each loop turn: resumes paused input, writes each
+ * connection's output once, frees closed connections. */
+void conn_worker_before_sleep(conn_worker *w);
+
+/* Begins a graceful shutdown of every connection of w: read what has
+ * arrived, answer every complete command, flush, close. */
+void conn_worker_drain(conn_worker *w);
+
+/* Closes every connection at once (shutdown deadline). */
+void conn_worker_close_all(conn_worker *w);
+
+#endif

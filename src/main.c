@@ -1,0 +1,202 @@
+/* main.c - wires the subsystems together: configuration, logging, the data
+ * directory, the store and the server; handles signals and exit codes.
+ *
+ * Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 1 on a runtime
+ * failure (cannot listen, cannot lock the data dir), 2 on a configuration
+ * error. Signals are blocked in every thread and taken synchronously here with
+ * sigwait, so no handler runs inside a worker.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "store.h"
+
+/* mkdir -p for the data dir. Returns 0 or -errno. */
+static int make_dirs(const char *path)
+{
+	char tmp[4096];
+	size_t n = strlen(path);
+	if (n == 0 || n >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Takes an exclusive lock on DATA_DIR/LOCK so that two servers never share a
+ * data directory. Returns the fd (kept open for the process's life) or -errno. */
+static int lock_data_dir(const char *dir)
+{
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/LOCK", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	char pid[32];
+	int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == 0 && write(fd, pid, (size_t)len) < 0)
+		log_warn("main", "cannot write pid to lock file", LF_S("error", strerror(errno)));
+	return fd;
+}
+
+/* Raises the open-file limit so max_clients can be honoured; lowers
+ * max_clients (with a warning) if the hard limit is too small. */
+static void fit_fd_limit(config *cfg)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	rlim_t want = (rlim_t)cfg->max_clients + 64;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < want) {
+		int fit = rl.rlim_cur > 64 ? (int)(rl.rlim_cur - 64) : 1;
+		log_warn("main", "open file limit too low for max_clients; lowering max_clients",
+		         LF_I("max_clients", fit), LF_U("nofile_limit", rl.rlim_cur));
+		cfg->max_clients = fit;
+	}
+}
+
+static int is_loopback(const char *addr)
+{
+	return strcmp(addr, "localhost") == 0 || strncmp(addr, "127.", 4) == 0 ||
+	       strcmp(addr, "::1") == 0;
+}
+
+int main(int argc, char **argv)
+{
+	config cfg;
+	char err[512];
+	config_defaults(&cfg);
+	int rc = config_load(&cfg, argc, argv, err, sizeof(err));
+	if (rc == CONFIG_EXIT) {
+		config_free(&cfg);
+		return 0;
+	}
+	if (rc != CONFIG_OK) {
+		fprintf(stderr, "minidb: %s\n", err);
+		config_free(&cfg);
+		return 2;
+	}
+	log_init(cfg.log_level, cfg.log_format, STDERR_FILENO);
+
+	/* TLS and authentication arrive with the security work; refusing to
+	 * start is safer than serving in the clear when the file asks for them. */
+	if (cfg.tls) {
+		fprintf(stderr, "minidb: server.tls: TLS is not supported by this build yet\n");
+		config_free(&cfg);
+		return 2;
+	}
+	if (cfg.auth_enabled) {
+		fprintf(stderr, "minidb: security.auth_enabled: authentication is not supported by "
+		                "this build yet\n");
+		config_free(&cfg);
+		return 2;
+	}
+
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	int exit_code = 1;
+	int lock_fd = -1;
+	store_t *store = NULL;
+	server_t *srv = NULL;
+
+	rc = make_dirs(cfg.data_dir);
+	if (rc < 0) {
+		log_error("main", "cannot create data directory", LF_S("data_dir", cfg.data_dir),
+		          LF_S("error", strerror(-rc)));
+		goto out;
+	}
+	lock_fd = lock_data_dir(cfg.data_dir);
+	if (lock_fd < 0) {
+		log_error("main", "cannot lock data directory (is another minidb using it?)",
+		          LF_S("data_dir", cfg.data_dir), LF_S("error", strerror(-lock_fd)));
+		goto out;
+	}
+	fit_fd_limit(&cfg);
+
+	store_config scfg = {
+	        .max_key_bytes = cfg.max_key_bytes,
+	        .max_value_bytes = cfg.max_value_bytes,
+	};
+	store = store_create(&scfg);
+	if (!store) {
+		log_error("main", "cannot create the store");
+		goto out;
+	}
+
+	log_info("main", "starting", LF_S("version", MINIDB_VERSION), LF_S("commit", MINIDB_COMMIT),
+	         LF_S("data_dir", cfg.data_dir), LF_I("pid", getpid()));
+	if (!is_loopback(cfg.bind) && !cfg.auth_enabled)
+		log_warn("main",
+		         "listening on a non-loopback address without authentication: "
+		         "anyone who can reach this port can read and change all data",
+		         LF_S("bind", cfg.bind));
+
+	srv = server_create(&cfg, store);
+	if (!srv || server_start(srv) != 0)
+		goto out;
+
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("main", "SIGHUP received; nothing to reload in this version");
+			continue;
+		}
+		log_info("main", "shutting down",
+		         LF_S("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+		break;
+	}
+	server_shutdown(srv);
+	server_wait(srv);
+	log_info("main", "stopped", LF_U("keys", store_count(store)));
+	exit_code = 0;
+out:
+	if (srv) {
+		server_shutdown(srv);
+		server_wait(srv);
+		server_free(srv);
+	}
+	store_free(store);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	config_free(&cfg);
+	return exit_code;
+}

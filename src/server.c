@@ -1,0 +1,287 @@
+/* server.c - the client listener and the worker threads.
+ *
+ * One listening socket is shared by every worker's epoll set with
+ * EPOLLEXCLUSIVE, so the kernel wakes one worker per incoming connection and
+ * the worker that accepts it owns it for life. (SO_REUSEPORT with one socket
+ * per worker was rejected: its hash balancing strands queued connections of a
+ * closed socket at shutdown and cannot rebalance around a busy thread.)
+ * Shutdown: server_shutdown sets a flag and wakes every loop; each worker then
+ * stops watching the listener, drains its connections, and leaves its loop
+ * when the last one closed or --shutdown-timeout passed.
+ */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "loop.h"
+
+#define ACCEPT_BATCH 64
+
+typedef struct worker {
+	server_t *srv;
+	conn_worker cw;
+	loop_io listen_io;
+	loop_timer deadline;
+	pthread_t thread;
+	int started;
+	int stopping;
+} worker;
+
+struct server {
+	const config *cfg;
+	store_t *store;
+	int listen_fd;
+	int port;
+	int nworkers;
+	worker *workers;
+	atomic_int nclients;
+	_Atomic uint64_t next_id;
+	atomic_int stop;
+};
+
+static void reject(worker *wk, int fd)
+{
+	static const char msg[] = "ERROR: max number of clients reached\n";
+	ssize_t n = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)n;
+	close(fd);
+	atomic_fetch_add_explicit(&wk->cw.stats.rejected_maxclients, 1, memory_order_relaxed);
+}
+
+static void on_accept(loop_t *l, loop_io *io, unsigned events)
+{
+	worker *wk = io->arg;
+	server_t *s = wk->srv;
+	(void)l;
+	(void)events;
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE)
+				log_warn("server", "accept: out of file descriptors",
+				         LF_S("error", strerror(errno)));
+			else if (errno != EAGAIN)
+				log_warn("server", "accept failed", LF_S("error", strerror(errno)));
+			return;
+		}
+		int n = atomic_fetch_add_explicit(&s->nclients, 1, memory_order_relaxed) + 1;
+		if (n > s->cfg->max_clients) {
+			atomic_fetch_sub_explicit(&s->nclients, 1, memory_order_relaxed);
+			reject(wk, fd);
+			log_warn("server", "max number of clients reached, connection refused",
+			         LF_I("max_clients", s->cfg->max_clients));
+			continue;
+		}
+		if (conn_create(&wk->cw, fd) != 0) {
+			atomic_fetch_sub_explicit(&s->nclients, 1, memory_order_relaxed);
+			log_error("server", "could not set up a connection");
+		}
+	}
+}
+
+static void worker_finish_if_idle(worker *wk)
+{
+	if (wk->stopping && wk->cw.nconns == 0)
+		loop_stop(wk->cw.loop);
+}
+
+static void on_deadline(loop_t *l, loop_timer *t)
+{
+	worker *wk = t->arg;
+	(void)l;
+	if (wk->cw.nconns > 0)
+		log_warn("server", "shutdown timeout: closing remaining connections",
+		         LF_I("worker", wk->cw.id), LF_U("connections", wk->cw.nconns));
+	conn_worker_close_all(&wk->cw);
+	loop_stop(wk->cw.loop);
+}
+
+static void on_wake(loop_t *l, void *arg)
+{
+	worker *wk = arg;
+	if (!atomic_load(&wk->srv->stop) || wk->stopping)
+		return;
+	wk->stopping = 1;
+	loop_io_del(l, &wk->listen_io);
+	conn_worker_drain(&wk->cw);
+	loop_timer_set(l, &wk->deadline,
+	               loop_now_ms(l) + (uint64_t)wk->srv->cfg->shutdown_timeout * 1000u);
+}
+
+static void before_sleep(loop_t *l, void *arg)
+{
+	worker *wk = arg;
+	(void)l;
+	conn_worker_before_sleep(&wk->cw);
+	worker_finish_if_idle(wk);
+}
+
+static void *worker_main(void *arg)
+{
+	worker *wk = arg;
+	int rc = loop_run(wk->cw.loop);
+	if (rc < 0)
+		log_error("server", "event loop failed", LF_I("worker", wk->cw.id),
+		          LF_S("error", strerror(-rc)));
+	conn_worker_close_all(&wk->cw);
+	conn_worker_before_sleep(&wk->cw); /* frees the closed connections */
+	return NULL;
+}
+
+server_t *server_create(const config *cfg, store_t *store)
+{
+	server_t *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->cfg = cfg;
+	s->store = store;
+	s->listen_fd = -1;
+	atomic_init(&s->nclients, 0);
+	atomic_init(&s->next_id, 1);
+	atomic_init(&s->stop, 0);
+	return s;
+}
+
+static int open_listener(server_t *s)
+{
+	char portstr[16];
+	struct addrinfo hints = {0}, *res = NULL;
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%d", s->cfg->port);
+	int rc = getaddrinfo(s->cfg->bind, portstr, &hints, &res);
+	if (rc != 0) {
+		log_error("server", "cannot resolve bind address", LF_S("bind", s->cfg->bind),
+		          LF_S("error", gai_strerror(rc)));
+		return -EINVAL;
+	}
+	int err = -EADDRNOTAVAIL;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			err = -errno;
+			continue;
+		}
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 4096) == 0) {
+			s->listen_fd = fd;
+			err = 0;
+			break;
+		}
+		err = -errno;
+		close(fd);
+	}
+	freeaddrinfo(res);
+	if (err < 0) {
+		log_error("server", "cannot listen", LF_S("bind", s->cfg->bind),
+		          LF_I("port", s->cfg->port), LF_S("error", strerror(-err)));
+		return err;
+	}
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	getsockname(s->listen_fd, (struct sockaddr *)&ss, &len);
+	s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+	                                         : ((struct sockaddr_in *)&ss)->sin_port);
+	return 0;
+}
+
+int server_start(server_t *s)
+{
+	int rc = open_listener(s);
+	if (rc < 0)
+		return rc;
+	int n = s->cfg->threads;
+	if (n <= 0) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		n = cores > 0 ? (int)cores : 1;
+	}
+	s->workers = calloc((size_t)n, sizeof(worker));
+	if (!s->workers)
+		return -ENOMEM;
+	s->nworkers = n;
+	for (int i = 0; i < n; i++) {
+		worker *wk = &s->workers[i];
+		wk->srv = s;
+		wk->cw.id = i;
+		wk->cw.store = s->store;
+		wk->cw.cfg = s->cfg;
+		wk->cw.nclients = &s->nclients;
+		wk->cw.next_id = &s->next_id;
+		wk->cw.loop = loop_create();
+		if (!wk->cw.loop)
+			return -ENOMEM;
+		loop_set_wake(wk->cw.loop, on_wake, wk);
+		loop_set_before_sleep(wk->cw.loop, before_sleep, wk);
+		loop_timer_init(&wk->deadline, on_deadline, wk);
+		wk->listen_io.fd = s->listen_fd;
+		wk->listen_io.fn = on_accept;
+		wk->listen_io.arg = wk;
+		rc = loop_io_add(wk->cw.loop, &wk->listen_io, LOOP_READ | LOOP_EXCLUSIVE);
+		if (rc < 0)
+			return rc;
+	}
+	for (int i = 0; i < n; i++) {
+		rc = -pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]);
+		if (rc < 0) {
+			log_error("server", "cannot start worker thread",
+			          LF_S("error", strerror(-rc)));
+			server_shutdown(s);
+			return rc;
+		}
+		s->workers[i].started = 1;
+	}
+	log_info("server", "listening", LF_S("bind", s->cfg->bind), LF_I("port", s->port),
+	         LF_I("threads", n), LF_I("max_clients", s->cfg->max_clients));
+	return 0;
+}
+
+int server_port(const server_t *s)
+{
+	return s->port;
+}
+
+void server_shutdown(server_t *s)
+{
+	atomic_store(&s->stop, 1);
+	for (int i = 0; i < s->nworkers; i++)
+		if (s->workers[i].cw.loop)
+			loop_wake(s->workers[i].cw.loop);
+}
+
+int server_wait(server_t *s)
+{
+	for (int i = 0; i < s->nworkers; i++) {
+		if (s->workers[i].started)
+			pthread_join(s->workers[i].thread, NULL);
+		s->workers[i].started = 0;
+	}
+	return 0;
+}
+
+void server_free(server_t *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < s->nworkers; i++)
+		loop_free(s->workers[i].cw.loop);
+	free(s->workers);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	free(s);
+}
