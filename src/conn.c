@@ -40,7 +40,13 @@ enum {
 	C_PAUSED = 1u << 3,            /* input left unparsed until `out` drains */
 	C_EOF = 1u << 4,               /* peer closed its side: answer, then close */
 	C_DRAIN = 1u << 5,             /* server shutdown: answer, then close */
+	C_LINGER = 1u << 6,            /* FIN sent; discarding input until the peer closes */
 };
+
+/* How long a closing connection keeps discarding what the peer still sends,
+ * so that close(2) sends FIN rather than RST and the last replies are not
+ * destroyed in flight by a reset. */
+#define LINGER_MS 2000
 
 struct conn {
 	conn_worker *w;
@@ -118,8 +124,8 @@ static void conn_free(conn *c)
 	free(c);
 }
 
-/* Closes after a reply has been queued, draining what the peer already sent
- * so that close(2) sends FIN rather than RST and the reply is not lost. */
+/* Ends the connection once the reply just queued has been written (then
+ * lingers: see conn_linger). Input not yet parsed is dropped. */
 static void close_soon(conn *c)
 {
 	c->flags |= C_CLOSE_AFTER_WRITE;
@@ -264,6 +270,38 @@ static int conn_write(conn *c)
 	return 1;
 }
 
+/* Every reply has been written and the connection must end, but the peer may
+ * still be sending (a pipelining client, an oversized line): half-close our
+ * side so it sees EOF after the last reply, then discard its input until it
+ * closes or LINGER_MS passes. Closing at once with unread input would send
+ * RST, and a reset makes the peer's kernel drop replies it has not read yet. */
+static void conn_linger(conn *c)
+{
+	if (shutdown(c->io.fd, SHUT_WR) != 0) {
+		conn_close(c);
+		return;
+	}
+	c->flags |= C_LINGER;
+	c->flags &= ~C_PAUSED;
+	buf_reset(&c->in, 0);
+	set_interest(c, LOOP_READ);
+	loop_timer_set(c->w->loop, &c->idle, loop_now_ms(c->w->loop) + LINGER_MS);
+}
+
+static void linger_read(conn *c)
+{
+	char scratch[16384];
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = read(c->io.fd, scratch, sizeof(scratch));
+		if (n > 0)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		conn_close(c); /* EOF or error: the peer is done */
+		return;
+	}
+}
+
 /* Called when `out` has just become empty. */
 static void conn_after_write(conn *c)
 {
@@ -277,8 +315,12 @@ static void conn_after_write(conn *c)
 			return;
 		}
 	}
-	if (c->flags & (C_CLOSE_AFTER_WRITE | C_EOF | C_DRAIN)) {
+	if (c->flags & C_EOF) {
 		conn_close(c);
+		return;
+	}
+	if (c->flags & (C_CLOSE_AFTER_WRITE | C_DRAIN)) {
+		conn_linger(c);
 		return;
 	}
 	set_interest(c, LOOP_READ);
@@ -301,6 +343,10 @@ static void on_io(loop_t *l, loop_io *io, unsigned events)
 		if (c->flags & C_CLOSED)
 			return;
 	}
+	if (c->flags & C_LINGER) {
+		linger_read(c);
+		return;
+	}
 	if ((events & LOOP_READ) && (c->io.events & LOOP_READ)) {
 		if (conn_read(c) != 0)
 			conn_process(c);
@@ -310,6 +356,10 @@ static void on_io(loop_t *l, loop_io *io, unsigned events)
 static void on_idle(loop_t *l, loop_timer *t)
 {
 	conn *c = t->arg;
+	if (c->flags & C_LINGER) {
+		conn_close(c);
+		return;
+	}
 	uint64_t timeout = (uint64_t)c->w->cfg->idle_timeout * 1000u;
 	uint64_t now = loop_now_ms(l);
 	if (now - c->last_active_ms >= timeout) {
@@ -414,6 +464,8 @@ void conn_worker_drain(conn_worker *w)
 	w->draining = 1;
 	for (conn *c = w->all, *next; c; c = next) {
 		next = c->next;
+		if (c->flags & C_LINGER)
+			continue;
 		c->flags |= C_DRAIN;
 		/* Take what the client already sent (bounded), answer it. */
 		for (int i = 0; i < 64 && !(c->flags & (C_CLOSED | C_EOF | C_PAUSED)); i++) {

@@ -33,17 +33,30 @@ typedef struct store_config {
 	size_t max_value_bytes; /* 0 = default (512 MiB) */
 } store_config;
 
+/* Largest accepted store_config values: key and value lengths are 32-bit
+ * fields of the entry header, and the shard is picked by 16 hash bits. */
+#define STORE_SHARDS_MAX 65536u
+#define STORE_LIMIT_MAX  UINT32_MAX
+
+/* cfg may be NULL for all defaults. Returns NULL with errno EINVAL if shards is
+ * not a power of two or a value is above its STORE_*_MAX, ENOMEM on allocation
+ * failure, or getrandom's errno if the hash seed cannot be read. */
 store_t *store_create(const store_config *cfg);
 void store_free(store_t *st);
 
 /* Inserts or replaces key. expire_at_ms is an absolute Unix time in ms, or 0
- * for no expiry. Limits are checked before any allocation. */
+ * for no expiry; a time already past deletes the key instead. Limits are
+ * checked before any allocation. key and val may be NULL when their length is
+ * 0. A key longer than max_key_bytes cannot exist, so the read functions and
+ * store_del report it absent rather than failing. Expired keys are removed
+ * lazily, when an operation touches them; until then they are counted. */
 int store_set(store_t *st, const void *key, size_t klen, const void *val, size_t vlen,
               int64_t expire_at_ms);
 
 /* Looks key up and, if found, calls fn with the value while the shard lock is
  * held: fn must copy what it needs and must not call into the store. */
 typedef void (*store_read_fn)(const void *val, size_t vlen, int64_t expire_at_ms, void *arg);
+/* Returns STORE_OK or STORE_ENOTFOUND. fn may be NULL. */
 int store_get(store_t *st, const void *key, size_t klen, store_read_fn fn, void *arg);
 
 /* Removes key. STORE_OK if it existed, STORE_ENOTFOUND otherwise. */
@@ -59,6 +72,15 @@ uint64_t store_mem_used(const store_t *st);
 
 /* Removes every key. Takes the shard locks one at a time. */
 void store_clear(store_t *st);
+
+/* Table shape, for INFO and the unit tests. Takes the shard locks one at a
+ * time, so the totals are not one atomic snapshot. */
+typedef struct store_stats {
+	unsigned shards;
+	unsigned rehashing; /* shards in the middle of an incremental rehash */
+	uint64_t buckets;   /* bucket slots in all tables, both tables of a rehash */
+} store_stats;
+void store_stats_get(store_t *st, store_stats *out);
 
 const char *store_strerror(int err);
 
