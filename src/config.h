@@ -47,24 +47,29 @@ typedef struct config {
 	char *auth_token;    /* security.auth_token: a secret, never logged */
 } config;
 
-/* Fills cfg with defaults. */
+/* Fills cfg with defaults. Its strings are heap copies, like every string
+ * in struct config, released by config_free; aborts if out of memory. */
 void config_defaults(config *cfg);
 
-/* Applies the YAML file named by --config (if given) and then the flags.
- * argv[0] is the program name. Sizes accept a suffix (k, kb, m, mb, g, gb,
- * case-insensitive, powers of 1024). Returns CONFIG_OK, CONFIG_EXIT or
- * CONFIG_ERROR (message in err). */
+/* Applies the YAML file named by --config (if given) and then the flags,
+ * on top of what cfg holds (call config_defaults first; call config_free
+ * afterwards whatever the result). argv[0] is the program name. Sizes accept
+ * a suffix (k, kb, m, mb, g, gb, case-insensitive, powers of 1024). A value
+ * starting with '-' must be written --flag=VALUE. -h/--help and --version
+ * print to stdout and return CONFIG_EXIT before anything else is checked.
+ * Returns CONFIG_OK, CONFIG_EXIT or CONFIG_ERROR (message in err). */
 int config_load(config *cfg, int argc, char **argv, char *err, size_t errlen);
 
-/* Parses a YAML document from memory into cfg (used by config_load and by
- * the unit tests). name is used in error messages ("config.yaml:3: ..."). */
+/* Parses a YAML document from memory into cfg, on top of what it holds
+ * (used by config_load and by the unit tests). name is used in error
+ * messages ("config.yaml:3: ..."). */
 int config_load_yaml(config *cfg, const char *name, const char *text, size_t len, char *err,
                      size_t errlen);
 
-/* Frees the strings owned by cfg. */
+/* Frees the strings owned by cfg and sets them to NULL (safe to repeat). */
 void config_free(config *cfg);
 
-/* Writes the --help text to fp-like fd 1. */
+/* Prints the --help text, generated from the option table, to stdout. */
 void config_usage(const char *prog);
 
 #endif
