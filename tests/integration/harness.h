@@ -1,0 +1,219 @@
+/* harness.h - helpers shared by the integration tests: start and stop a real
+ * minidb on a free port, talk to it over TCP, run the command-line tools.
+ *
+ * Error convention: the plain helpers (mdb_start, mdb_connect, mdb_cmd,
+ * mdb_run, ...) never call into cmocka. They return NULL or a negative value
+ * and print what went wrong on stderr, so they are safe on any thread. The
+ * mdb_assert_* macros fail the current cmocka test (they longjmp) and must
+ * only be used on the thread that runs the test.
+ *
+ * Every wait is bounded: sockets get SO_RCVTIMEO/SO_SNDTIMEO and process
+ * waits have deadlines, all scaled by MINIDB_TEST_TIMEOUT_MULTIPLIER (default
+ * 1; raise it on slow machines and under sanitizers if needed).
+ */
+#ifndef MINIDB_TEST_HARNESS_H
+#define MINIDB_TEST_HARNESS_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Base timeouts in milliseconds, before the multiplier is applied. */
+enum {
+	MDB_IO_TIMEOUT_MS = 5000,     /* one socket read or write */
+	MDB_START_TIMEOUT_MS = 10000, /* until the server logs "listening" */
+	MDB_STOP_TIMEOUT_MS = 10000,  /* from SIGTERM to exit */
+	MDB_RUN_TIMEOUT_MS = 10000,   /* a tool run by mdb_run */
+};
+
+/* Results of mdb_read_line besides a length. */
+enum { MDB_EOF = -1, MDB_ERR = -2 };
+
+/* ---- time ---- */
+
+/* MINIDB_TEST_TIMEOUT_MULTIPLIER from the environment (>= 1), default 1. */
+double mdb_timeout_multiplier(void);
+
+/* base_ms scaled by the multiplier. */
+int mdb_timeout_ms(int base_ms);
+
+/* Monotonic clock in milliseconds. */
+long long mdb_now_ms(void);
+
+void mdb_sleep_ms(int ms);
+
+/* Raises RLIMIT_NOFILE's soft limit to the hard limit. Servers started later
+ * inherit it. Returns the new soft limit, or -1. */
+long mdb_raise_nofile(void);
+
+/* Makes a fresh directory under $TMPDIR (or /tmp) and returns its malloc'd
+ * path, or NULL. */
+char *mdb_temp_dir(void);
+
+/* Removes path and everything below it. */
+void mdb_remove_tree(const char *path);
+
+/* Writes len bytes to a new file at path. Returns 0 or -1. */
+int mdb_write_file(const char *path, const char *data, size_t len);
+
+/* ---- the server process ---- */
+
+typedef struct mdb_server {
+	pid_t pid;
+	int port;                /* the port the server reported */
+	int exited;              /* 1 once the process has been reaped */
+	int status;              /* once exited: exit code, or 128 + signal number */
+	char dir[PATH_MAX - 64]; /* temp dir owned by the harness, removed by mdb_stop */
+	char data_dir[PATH_MAX]; /* <dir>/data, passed as --data-dir */
+	char log_path[PATH_MAX]; /* <dir>/server.log, the server's stderr and stdout */
+} mdb_server;
+
+/* Path of a binary: the environment variable env_name (MINIDB_BIN,
+ * MINIDB_CLI, MINIDB_BENCH) or, when unset, name next to the test binary
+ * (so a test can be run by hand from the build dir). Static storage. */
+const char *mdb_binary_path(const char *env_name, const char *name);
+
+/* Makes a fresh temp dir, starts $MINIDB_BIN --port 0 --data-dir <dir>/data
+ * --log-format json plus extra_args (NULL-terminated, may be NULL) and waits
+ * (bounded) for its "listening" log line. Returns NULL, after printing the
+ * log, when the server exits or does not listen in time. Call it from the
+ * main thread: the server is killed when the thread that started it exits,
+ * so no server outlives a crashed test. */
+mdb_server *mdb_start(const char *const extra_args[]);
+
+/* Starts the server again on the same temp dir (and so the same data dir)
+ * after it exited; the port may change. Returns 0, or -1 as mdb_start. */
+int mdb_restart(mdb_server *s, const char *const extra_args[]);
+
+/* Sends sig to the server. Returns 0 or -1. */
+int mdb_signal(mdb_server *s, int sig);
+
+/* Waits up to timeout_ms (not scaled) for the server to exit. Returns its
+ * status (exit code, or 128 + signal), or -1 if it is still running. */
+int mdb_wait_exit(mdb_server *s, int timeout_ms);
+
+/* SIGKILLs the server and reaps it; s stays valid (mdb_stop frees it). */
+int mdb_kill(mdb_server *s);
+
+/* Stops the server unless it already exited: SIGTERM, then a bounded wait,
+ * then SIGKILL. Prints the log when the status is not 0. Removes the temp
+ * dir and frees s (NULL is accepted). Returns the exit status, or -1 when it
+ * had to be killed. */
+int mdb_stop(mdb_server *s);
+
+/* 1 when the server's log (stderr) contains needle, else 0. */
+int mdb_log_contains(const mdb_server *s, const char *needle);
+
+/* Copies the server's log to stderr, for diagnosis. */
+void mdb_print_log(const mdb_server *s);
+
+/* ---- connections ---- */
+
+/* One client connection with a buffered line reader. */
+typedef struct mdb_conn {
+	int fd;
+	char *buf; /* bytes read and not yet returned, at [start, end) */
+	size_t cap;
+	size_t start;
+	size_t end;
+	int reset; /* the peer's close was a reset (ECONNRESET), not a FIN */
+} mdb_conn;
+
+/* A blocking TCP socket connected to 127.0.0.1:port with SO_RCVTIMEO and
+ * SO_SNDTIMEO of MDB_IO_TIMEOUT_MS (scaled) and TCP_NODELAY. Returns the fd
+ * or -1. */
+int mdb_connect(int port);
+
+/* mdb_connect plus a line reader; NULL on failure. */
+mdb_conn *mdb_conn_open(int port);
+
+/* Wraps a connected fd (owned by the conn from now on); NULL on failure. */
+mdb_conn *mdb_conn_wrap(int fd);
+
+/* Closes the socket and frees c (NULL is accepted). */
+void mdb_conn_close(mdb_conn *c);
+
+/* Writes all len bytes (MSG_NOSIGNAL). Returns 0 or a negative errno. */
+int mdb_send_all(int fd, const void *buf, size_t len);
+
+/* Sends the NUL-terminated string s as is (no newline added). */
+int mdb_send_str(mdb_conn *c, const char *s);
+
+/* Reads one reply line. On success *line is a malloc'd, NUL-terminated copy
+ * without the '\n' and the length is returned. Returns MDB_EOF when the peer
+ * closed (or reset) the connection before a full line (any partial line
+ * stays buffered: see mdb_conn_pending), MDB_ERR on a timeout or another
+ * error. Lines are limited to 256 MiB. */
+long mdb_read_line(mdb_conn *c, char **line);
+
+/* Bytes received but not yet returned as a line. */
+size_t mdb_conn_pending(const mdb_conn *c);
+
+/* Sends cmd plus '\n' and reads the reply line: malloc'd, or NULL on EOF or
+ * error. */
+char *mdb_cmd(mdb_conn *c, const char *cmd);
+
+/* printf-style mdb_cmd. */
+char *mdb_cmdf(mdb_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Waits up to timeout_ms (not scaled) for the server to close c. Returns 1
+ * when it did (EOF or reset) with no unread bytes, 0 when bytes arrived
+ * instead (they stay buffered), -1 on timeout or error. */
+int mdb_wait_closed(mdb_conn *c, int timeout_ms);
+
+/* ---- quoting (docs/protocol.md) ---- */
+
+/* Quotes len bytes as "..." with every byte outside printable ASCII, and
+ * '"' and '\\', escaped (\xHH or \" \\). Returns a malloc'd string. */
+char *mdb_quote(const void *data, size_t len);
+
+/* Decodes a quoted reply ("..." with \n \r \t \\ \" \xHH). Returns 0 and a
+ * malloc'd *out of *out_len bytes (plus a NUL), or -1 when s is not a
+ * well-formed quoted string. */
+int mdb_unquote(const char *s, size_t len, char **out, size_t *out_len);
+
+/* ---- other processes (minidb-cli, minidb with bad flags) ---- */
+
+typedef struct mdb_proc {
+	int status; /* exit code, 128 + signal, or -1 if killed at the deadline */
+	char *out;  /* stdout, NUL-terminated */
+	size_t out_len;
+	char *err; /* stderr, NUL-terminated */
+	size_t err_len;
+} mdb_proc;
+
+/* Runs argv[0] (a path) with argv, feeding input (or /dev/null when NULL)
+ * to its stdin and capturing stdout and stderr, for at most timeout_ms (not
+ * scaled). Returns 0 with res filled (free it with mdb_proc_free), or -1 when
+ * the process could not be started. Call it from the main thread (see
+ * mdb_start). */
+int mdb_run(const char *const argv[], const char *input, size_t input_len, int timeout_ms,
+            mdb_proc *res);
+
+void mdb_proc_free(mdb_proc *res);
+
+/* ---- assertions (test thread only) ---- */
+
+/* Sends cmd and fails the test unless the reply is exactly expected. */
+#define mdb_assert_cmd(c, cmd, expected)                                                           \
+	mdb_assert_cmd_at((c), (cmd), (expected), 0, __FILE__, __LINE__)
+
+/* Sends cmd and fails the test unless the reply starts with prefix. */
+#define mdb_assert_cmd_prefix(c, cmd, prefix)                                                      \
+	mdb_assert_cmd_at((c), (cmd), (prefix), 1, __FILE__, __LINE__)
+
+/* Reads one line and fails the test unless it is exactly expected. */
+#define mdb_assert_reply(c, expected) mdb_assert_reply_at((c), (expected), 0, __FILE__, __LINE__)
+
+/* Reads one line and fails the test unless it starts with prefix. */
+#define mdb_assert_reply_prefix(c, prefix) mdb_assert_reply_at((c), (prefix), 1, __FILE__, __LINE__)
+
+/* Fails the test unless the server closes c within the I/O timeout. */
+#define mdb_assert_closed(c) mdb_assert_closed_at((c), __FILE__, __LINE__)
+
+void mdb_assert_cmd_at(mdb_conn *c, const char *cmd, const char *expected, int prefix,
+                       const char *file, int line);
+void mdb_assert_reply_at(mdb_conn *c, const char *expected, int prefix, const char *file, int line);
+void mdb_assert_closed_at(mdb_conn *c, const char *file, int line);
+
+#endif

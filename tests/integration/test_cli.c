@@ -1,0 +1,188 @@
+/* test_cli.c - minidb-cli against the real server: one-shot commands print
+ * the reply and exit 0 (or 1 for an ERROR reply), a piped session prints one
+ * reply per line, words holding blanks or control bytes are sent quoted, and
+ * an unreachable server is an error rather than a hang.
+ *
+ * One server serves the whole file; each run of the CLI is bounded by
+ * mdb_run's deadline. What the CLI did is checked through a separate
+ * harness connection where it matters.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+static int group_setup(void **state)
+{
+	mdb_server *s = mdb_start(NULL);
+	*state = s;
+	return s == NULL ? -1 : 0;
+}
+
+static int group_teardown(void **state)
+{
+	return mdb_stop(*state) == 0 ? 0 : -1;
+}
+
+/* Runs minidb-cli -p <port> words... with input on stdin (NULL: none). */
+static void run_cli(int port, const char *const words[], const char *input, mdb_proc *res)
+{
+	char portstr[16];
+	snprintf(portstr, sizeof portstr, "%d", port);
+	const char *argv[32];
+	int argc = 0;
+	argv[argc++] = mdb_binary_path("MINIDB_CLI", "minidb-cli");
+	argv[argc++] = "-p";
+	argv[argc++] = portstr;
+	for (int i = 0; words != NULL && words[i] != NULL && argc < 31; i++)
+		argv[argc++] = words[i];
+	argv[argc] = NULL;
+	assert_int_equal(mdb_run(argv, input, input ? strlen(input) : 0,
+	                         mdb_timeout_ms(MDB_RUN_TIMEOUT_MS), res),
+	                 0);
+	if (res->status < 0)
+		print_error("minidb-cli was killed at the deadline; stderr: %s\n", res->err);
+}
+
+/* Fails unless the run exited with status and printed exactly out. */
+static void check_run(mdb_proc *res, int status, const char *out)
+{
+	if (res->status != status || strcmp(res->out, out) != 0) {
+		print_error("minidb-cli: exit status %d (want %d)\nstdout: \"%s\" (want \"%s\")\n"
+		            "stderr: \"%s\"\n",
+		            res->status, status, res->out, out, res->err);
+		mdb_proc_free(res);
+		fail();
+	}
+	mdb_proc_free(res);
+}
+
+static void one_shot_set_prints_ok_and_exits_0(void **state)
+{
+	mdb_server *s = *state;
+	static const char *const words[] = {"SET", "cli_key", "cli_value", NULL};
+	mdb_proc res;
+	run_cli(s->port, words, NULL, &res);
+	check_run(&res, 0, "OK\n");
+
+	mdb_conn *c = mdb_conn_open(s->port);
+	assert_non_null(c);
+	mdb_assert_cmd(c, "LOOKUP cli_key", "cli_value");
+	mdb_conn_close(c);
+}
+
+static void one_shot_lookup_prints_the_value_and_exits_0(void **state)
+{
+	mdb_server *s = *state;
+	mdb_conn *c = mdb_conn_open(s->port);
+	assert_non_null(c);
+	mdb_assert_cmd(c, "SET cli_lookup_key found it", "OK");
+	mdb_conn_close(c);
+
+	static const char *const words[] = {"LOOKUP", "cli_lookup_key", NULL};
+	mdb_proc res;
+	run_cli(s->port, words, NULL, &res);
+	check_run(&res, 0, "found it\n");
+}
+
+static void one_shot_lookup_of_a_missing_key_prints_not_found_and_exits_0(void **state)
+{
+	mdb_server *s = *state;
+	static const char *const words[] = {"LOOKUP", "cli_missing", NULL};
+	mdb_proc res;
+	run_cli(s->port, words, NULL, &res);
+	check_run(&res, 0, "NOT FOUND\n");
+}
+
+static void one_shot_unknown_command_prints_the_error_and_exits_1(void **state)
+{
+	mdb_server *s = *state;
+	static const char *const words[] = {"FOO", NULL};
+	mdb_proc res;
+	run_cli(s->port, words, NULL, &res);
+	check_run(&res, 1, "ERROR: Unknown command\n");
+}
+
+static void one_shot_words_with_blanks_are_sent_quoted(void **state)
+{
+	mdb_server *s = *state;
+	static const char *const words[] = {"SET", "cli key", "two  words\tand \"quotes\"", NULL};
+	mdb_proc res;
+	run_cli(s->port, words, NULL, &res);
+	check_run(&res, 0, "OK\n");
+
+	mdb_conn *c = mdb_conn_open(s->port);
+	assert_non_null(c);
+	mdb_assert_cmd(c, "LOOKUP \"cli key\"", "two  words\tand \"quotes\"");
+	mdb_conn_close(c);
+}
+
+static void a_piped_session_prints_one_reply_per_line(void **state)
+{
+	mdb_server *s = *state;
+	mdb_proc res;
+	run_cli(s->port, NULL, "SET a b\nLOOKUP a\nEXIT\n", &res);
+	check_run(&res, 0, "OK\nb\nOK\n");
+}
+
+static void a_piped_session_ending_without_exit_still_prints_every_reply(void **state)
+{
+	mdb_server *s = *state;
+	mdb_proc res;
+	run_cli(s->port, NULL, "SET piped_key 1\nLOOKUP piped_key\nLOOKUP piped_missing\nPING\n",
+	        &res);
+	check_run(&res, 0, "OK\n1\nNOT FOUND\nPONG\n");
+}
+
+static void an_unreachable_server_is_an_error_not_a_hang(void **state)
+{
+	(void)state;
+	/* A port nobody listens on: bound but never listened to, so it stays
+	 * reserved (no other test's server can take it) and refuses connects. */
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	socklen_t salen = sizeof sa;
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &salen), 0);
+	int port = ntohs(sa.sin_port);
+
+	static const char *const words[] = {"PING", NULL};
+	mdb_proc res;
+	run_cli(port, words, NULL, &res);
+	int status = res.status;
+	if (status <= 0)
+		print_error("minidb-cli against a closed port: exit status %d, stdout \"%s\", "
+		            "stderr \"%s\"\n",
+		            status, res.out, res.err);
+	int said_why = res.err_len > 0;
+	mdb_proc_free(&res);
+	close(fd);
+	assert_true(status > 0);
+	assert_true(said_why);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(one_shot_set_prints_ok_and_exits_0),
+	        cmocka_unit_test(one_shot_lookup_prints_the_value_and_exits_0),
+	        cmocka_unit_test(one_shot_lookup_of_a_missing_key_prints_not_found_and_exits_0),
+	        cmocka_unit_test(one_shot_unknown_command_prints_the_error_and_exits_1),
+	        cmocka_unit_test(one_shot_words_with_blanks_are_sent_quoted),
+	        cmocka_unit_test(a_piped_session_prints_one_reply_per_line),
+	        cmocka_unit_test(a_piped_session_ending_without_exit_still_prints_every_reply),
+	        cmocka_unit_test(an_unreachable_server_is_an_error_not_a_hang),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
