@@ -1,24 +1,54 @@
-/* cmd.h - command handlers, one family per cmd_*.c file; wired into the table
- * in command.c. Each handler receives a context whose arity is already
- * checked. */
+/* cmd.h - what the command families (cmd_*.c) share.
+ *
+ * Each family file defines its handlers as static functions and exports one
+ * table of its commands; command.c merges the tables into the sorted lookup
+ * table at first use. Handlers receive a context whose arity is already
+ * checked. Helpers below parse arguments exactly as Redis does, so error
+ * texts match what Redis clients expect.
+ */
 #ifndef MINIDB_CMD_H
 #define MINIDB_CMD_H
 
+#include <stdint.h>
+
 #include "command.h"
 
-/* cmd_string.c */
-void cmd_set(cmd_ctx *ctx);
-void cmd_get(cmd_ctx *ctx);
+/* One family's commands. */
+typedef struct cmd_family {
+	const command *commands;
+	size_t n;
+} cmd_family;
 
-/* cmd_keys.c */
-void cmd_del(cmd_ctx *ctx);
-void cmd_exists(cmd_ctx *ctx);
+extern const cmd_family cmd_string_family; /* cmd_string.c */
+extern const cmd_family cmd_keys_family;   /* cmd_keys.c */
+extern const cmd_family cmd_conn_family;   /* cmd_conn.c */
+extern const cmd_family cmd_server_family; /* cmd_server.c */
 
-/* cmd_conn.c */
-void cmd_ping(cmd_ctx *ctx);
-void cmd_quit(cmd_ctx *ctx);
-
-/* Replies with the client-facing reason of a negative STORE_E* code. */
+/* Replies with the client-facing error for a negative STORE_E* code
+ * (STORE_EOOM becomes an -OOM error). */
 void cmd_reply_store_error(cmd_ctx *ctx, int err);
+
+/* 1 if arg equals s ignoring ASCII case. */
+int cmd_arg_is(const cmd_arg *arg, const char *s);
+
+/* Strict integer parsing as Redis's string2ll: optional '-', digits, no
+ * spaces, no leading zeros except "0", within long long. Returns 0 or -1. */
+int cmd_parse_ll(const cmd_arg *arg, long long *out);
+/* Like cmd_parse_ll, and on failure replies
+ * "value is not an integer or out of range". Returns 0 or -1. */
+int cmd_get_ll_or_reply(cmd_ctx *ctx, const cmd_arg *arg, long long *out);
+/* Strict finite double parsing (strtold over the whole argument, no spaces,
+ * not NaN). Returns 0 or -1. */
+int cmd_parse_ld(const cmd_arg *arg, long double *out);
+
+/* Shortest text for a long double that reads back equal (INCRBYFLOAT);
+ * returns its length. buf must hold 64 bytes. */
+int cmd_format_ld(char *buf, long double v);
+
+/* Current Unix time in ms (CLOCK_REALTIME). */
+int64_t cmd_now_ms(void);
+
+/* Key lookups bump the worker's keyspace_hits / keyspace_misses. */
+void cmd_count_lookup(cmd_ctx *ctx, int hit);
 
 #endif

@@ -9,7 +9,9 @@
 #ifndef MINIDB_COMMAND_H
 #define MINIDB_COMMAND_H
 
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "reply.h"
 #include "store.h"
@@ -31,14 +33,51 @@ int argvec_push(argvec *av, char *p, size_t len); /* 0 or -ENOMEM */
 void argvec_free(argvec *av);
 
 enum cmd_flags {
-	CMD_READ = 1u << 0,  /* reads the keyspace */
-	CMD_WRITE = 1u << 1, /* changes the keyspace */
-	CMD_ADMIN = 1u << 2, /* server administration */
-	CMD_FAST = 1u << 3,  /* O(1) */
+	CMD_READ = 1u << 0,    /* reads the keyspace */
+	CMD_WRITE = 1u << 1,   /* changes the keyspace */
+	CMD_ADMIN = 1u << 2,   /* server administration */
+	CMD_FAST = 1u << 3,    /* O(1) or O(log n) */
+	CMD_DENYOOM = 1u << 4, /* may add memory: refused with -OOM over maxmemory */
+	CMD_NOAUTH = 1u << 5,  /* allowed before authentication (AUTH, HELLO, QUIT) */
+	CMD_LOADING = 1u << 6, /* allowed while the data set is loading */
 };
 
 /* Set by a handler in cmd_ctx.out_flags. */
 enum { CMD_OUT_CLOSE = 1u << 0 /* close the connection after the reply */ };
+
+/* Per-worker counters that handlers bump; single writer (the worker thread),
+ * read by INFO from any thread with relaxed loads. */
+typedef struct cmd_stats {
+	_Atomic uint64_t keyspace_hits;
+	_Atomic uint64_t keyspace_misses;
+} cmd_stats;
+
+/* Single-writer increment: a relaxed load and store, no locked instruction. */
+#define CMD_STAT_ADD(field, n)                                                                     \
+	atomic_store_explicit(&(field),                                                            \
+	                      atomic_load_explicit(&(field), memory_order_relaxed) + (n),          \
+	                      memory_order_relaxed)
+
+/* Per-connection session state that commands read and change. Owned by the
+ * connection (conn.c). Fields other threads read (CLIENT LIST) are either
+ * atomics or changed only under the owning worker's client lock
+ * (server_client_lock); see conn.c. */
+typedef struct cmd_client {
+	uint64_t id;
+	int resp;           /* RESP version for RESP requests: 2 (default) or 3 after HELLO 3 */
+	char *name;         /* CLIENT SETNAME; NULL if none; change under the client lock */
+	char *lib_name;     /* CLIENT SETINFO LIB-NAME */
+	char *lib_ver;      /* CLIENT SETINFO LIB-VER */
+	char peer[64];      /* "ip:port" */
+	char local[64];     /* "ip:port" of our side */
+	int64_t created_ms; /* Unix ms */
+	_Atomic int64_t last_cmd_ms;    /* Unix ms of the last command */
+	_Atomic(const char *) last_cmd; /* static name of the last command */
+	void *conn;                     /* the owning connection (opaque) */
+	void *worker_lock;              /* pthread_mutex_t * of the owning worker */
+} cmd_client;
+
+struct server;
 
 typedef struct cmd_ctx {
 	store_t *store;
@@ -46,6 +85,10 @@ typedef struct cmd_ctx {
 	size_t argc;
 	reply *r;
 	unsigned out_flags;
+	cmd_client *client;       /* never NULL */
+	cmd_stats *stats;         /* never NULL */
+	struct server *srv;       /* NULL in unit tests: server-wide commands say less */
+	const struct config *cfg; /* never NULL */
 } cmd_ctx;
 
 typedef void (*cmd_fn)(cmd_ctx *ctx);
@@ -58,6 +101,9 @@ typedef struct command {
 	 * line when it is not quoted (SET's value); 0 if none. */
 	int line_rest;
 	cmd_fn fn;
+	/* Key positions for COMMAND INFO (Redis's first key, last key, step;
+	 * last -1 = the last argument). 0 0 0 when the command has no keys. */
+	int first_key, last_key, key_step;
 } command;
 
 /* Case-insensitive lookup; NULL if unknown. */
@@ -70,8 +116,9 @@ const command *command_table_get(size_t *n);
  * the named command, 0 if none or unknown. */
 int command_line_rest(const char *name, size_t len);
 
-/* Looks argv[0] up, checks arity, runs the handler. Unknown commands and arity
- * errors become error replies. */
-void command_dispatch(cmd_ctx *ctx);
+/* Looks argv[0] up, checks arity and maxmemory (CMD_DENYOOM), runs the
+ * handler. Unknown commands and arity errors become error replies. Returns
+ * the command found (NULL if unknown), for statistics. */
+const command *command_dispatch(cmd_ctx *ctx);
 
 #endif

@@ -12,6 +12,7 @@
  * so security.auth_token can never reach stderr or a log.
  */
 #include "config.h"
+#include "store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -88,6 +89,18 @@ _Static_assert(sizeof(enum log_level) == sizeof(int) && sizeof(enum log_format) 
 static const struct opt_name level_names[] = {
         {"debug", LOG_DEBUG},  {"info", LOG_INFO},   {"warn", LOG_WARN},
         {"warning", LOG_WARN}, {"error", LOG_ERROR}, {NULL, 0},
+};
+
+static const struct opt_name policy_names[] = {
+        {"noeviction", STORE_EVICT_NOEVICTION},
+        {"allkeys-lru", STORE_EVICT_ALLKEYS_LRU},
+        {"allkeys-lfu", STORE_EVICT_ALLKEYS_LFU},
+        {"allkeys-random", STORE_EVICT_ALLKEYS_RANDOM},
+        {"volatile-lru", STORE_EVICT_VOLATILE_LRU},
+        {"volatile-lfu", STORE_EVICT_VOLATILE_LFU},
+        {"volatile-random", STORE_EVICT_VOLATILE_RANDOM},
+        {"volatile-ttl", STORE_EVICT_VOLATILE_TTL},
+        {NULL, 0},
 };
 
 static const struct opt_name format_names[] = {
@@ -235,6 +248,51 @@ static const struct opt opts[] = {
          .def = "512m",
          .metavar = "SIZE",
          .help = "longest value accepted"},
+        {.flag = "max-bulk-bytes",
+         .key = "limits.max_bulk_bytes",
+         .type = OPT_SIZE,
+         .offset = FIELD(max_bulk_bytes, size_t),
+         .min = 1,
+         .max = 4 * GIB - 1,
+         .def = "512m",
+         .metavar = "SIZE",
+         .help = "longest RESP bulk string (Redis: proto-max-bulk-len)"},
+        {.flag = "max-array-len",
+         .key = "limits.max_array_len",
+         .type = OPT_INT,
+         .offset = FIELD(max_array_len, int),
+         .min = 1,
+         .max = 1 << 30,
+         .def = "1048576",
+         .metavar = "N",
+         .help = "most arguments in one RESP command"},
+        {.flag = "max-query-buffer-bytes",
+         .key = "limits.max_query_buffer_bytes",
+         .type = OPT_SIZE,
+         .offset = FIELD(max_query_buffer_bytes, size_t),
+         .min = 1024,
+         .max = 8 * GIB,
+         .def = "1g",
+         .metavar = "SIZE",
+         .help = "unparsed input one client may hold (Redis: client-query-buffer-limit)"},
+        {.flag = "maxmemory",
+         .key = "memory.maxmemory",
+         .type = OPT_SIZE,
+         .offset = FIELD(maxmemory, size_t),
+         .min = 0,
+         .max = 1LL << 50,
+         .def = "0",
+         .metavar = "SIZE",
+         .help = "memory limit for data (0 = none); see --maxmemory-policy"},
+        {.flag = "maxmemory-policy",
+         .key = "memory.maxmemory_policy",
+         .type = OPT_ENUM,
+         .offset = FIELD(maxmemory_policy, int),
+         .names = policy_names,
+         .def = "noeviction",
+         .metavar = "POLICY",
+         .help = "noeviction, allkeys-lru, allkeys-lfu, allkeys-random, volatile-lru, "
+                 "volatile-lfu, volatile-random or volatile-ttl"},
         {.key = "security.auth_enabled",
          .type = OPT_BOOL,
          .offset = FIELD(auth_enabled, bool),

@@ -21,21 +21,30 @@
 enum { CONFIG_OK = 0, CONFIG_EXIT = 1, CONFIG_ERROR = -1 };
 
 typedef struct config {
-	char *config_file;          /* --config, NULL if none */
-	char *bind;                 /* --bind, server.bind; default "127.0.0.1" */
-	int port;                   /* --port, server.port; default 8080; 0 = any free port */
-	char *data_dir;             /* --data-dir, storage.data_dir; default "./data".
-	                             * storage.file_path (the original's Parquet file)
-	                             * sets data_dir to the file's directory. */
-	int threads;                /* --threads, server.threads; default 0 = number of cores */
-	int max_clients;            /* --max-clients, server.max_clients; default 10000 */
-	int idle_timeout;           /* --idle-timeout seconds, server.idle_timeout; 0 = never */
-	int shutdown_timeout;       /* --shutdown-timeout seconds; default 10 */
-	size_t max_line_bytes;      /* --max-line-bytes, limits.max_line_bytes; default 1 MiB */
-	size_t max_key_bytes;       /* --max-key-bytes, limits.max_key_bytes; default 64 KiB */
-	size_t max_value_bytes;     /* --max-value-bytes, limits.max_value_bytes; default 512 MiB */
-	enum log_level log_level;   /* --log-level, logging.level; default info */
-	enum log_format log_format; /* --log-format json|text, logging.format; default json */
+	char *config_file;      /* --config, NULL if none */
+	char *bind;             /* --bind, server.bind; default "127.0.0.1" */
+	int port;               /* --port, server.port; default 8080; 0 = any free port */
+	char *data_dir;         /* --data-dir, storage.data_dir; default "./data".
+	                         * storage.file_path (the original's Parquet file)
+	                         * sets data_dir to the file's directory. */
+	int threads;            /* --threads, server.threads; default 0 = number of cores */
+	int max_clients;        /* --max-clients, server.max_clients; default 10000 */
+	int idle_timeout;       /* --idle-timeout seconds, server.idle_timeout; 0 = never */
+	int shutdown_timeout;   /* --shutdown-timeout seconds; default 10 */
+	size_t max_line_bytes;  /* --max-line-bytes, limits.max_line_bytes; default 1 MiB */
+	size_t max_key_bytes;   /* --max-key-bytes, limits.max_key_bytes; default 64 KiB */
+	size_t max_value_bytes; /* --max-value-bytes, limits.max_value_bytes; default 512 MiB */
+	size_t max_bulk_bytes;  /* --max-bulk-bytes, limits.max_bulk_bytes: longest RESP bulk
+	                         * string (Redis's proto-max-bulk-len); default 512 MiB */
+	int max_array_len;      /* --max-array-len, limits.max_array_len: most arguments in
+	                         * one RESP command; default 1048576 */
+	size_t max_query_buffer_bytes; /* --max-query-buffer-bytes: unparsed input one
+	                                * client may hold (client-query-buffer-limit); 1 GiB */
+	size_t maxmemory;              /* --maxmemory, memory.maxmemory; 0 = no limit */
+	int maxmemory_policy;          /* --maxmemory-policy, memory.maxmemory_policy: a
+	                                * STORE_EVICT_* value; default noeviction */
+	enum log_level log_level;      /* --log-level, logging.level; default info */
+	enum log_format log_format;    /* --log-format json|text, logging.format; default json */
 
 	/* Accepted for compatibility with the original Mini DB's config file.
 	 * TLS and authentication are implemented by a later issue; until then

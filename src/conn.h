@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+#include "command.h"
 #include "config.h"
 #include "loop.h"
 #include "store.h"
@@ -40,6 +42,12 @@ typedef struct conn_worker {
 	int draining;  /* shutting down: finish in-flight work, then close */
 	conn_stats stats;
 } conn_worker;
+
+/* Appends the CLIENT LIST/CLIENT INFO line of one client ("id=7 addr=...
+ * resp=2 lib-name= lib-ver=\n", Redis's field names and order) to out.
+ * The caller holds the client's worker lock, or is the client's own thread.
+ * Returns 0 or -ENOMEM. */
+int conn_client_format(const cmd_client *cl, buf *out);
 
 /* Takes ownership of a connected, non-blocking socket and starts serving it.
  * Returns 0, or a negative errno (the fd is closed). */

@@ -1,10 +1,15 @@
 /* reply.h - protocol-neutral reply writer.
  *
- * Command handlers describe their reply in protocol terms that both wire
- * protocols share (status, error, bulk value, null, integer); the writer
- * encodes it for the connection's protocol into its output buffer. The line
- * protocol's legacy forms live here: null is "NOT FOUND", an error is
- * "ERROR: <reason>", a bulk value is raw or quoted (docs/protocol.md).
+ * Command handlers describe their reply in the types both wire protocols
+ * share (status, error, bulk value, null, integer, double, boolean, arrays,
+ * maps, sets); the writer encodes it for the protocol the request came in:
+ * - RESP2/RESP3 exactly as Redis sends them (maps become flat arrays, doubles
+ *   bulk strings and booleans integers in RESP2);
+ * - the line protocol (docs/protocol.md): one line per reply. null is
+ *   "NOT FOUND", an error "ERROR: <reason>", a top-level value raw unless it
+ *   must be quoted; an aggregate is its elements on one line separated by
+ *   spaces, each a token (bare when safe, else quoted), a null element
+ *   "(nil)", an empty aggregate "(empty)". Nested aggregates are flattened.
  * Out-of-memory while appending sets a sticky flag checked once by the
  * connection after the command (Redis rio's habit), never per call.
  */
@@ -15,30 +20,52 @@
 
 #include "buf.h"
 
-enum reply_proto { PROTO_LINE = 0, PROTO_RESP2, PROTO_RESP3 };
+enum reply_proto { PROTO_LINE = 0, PROTO_RESP2 = 2, PROTO_RESP3 = 3 };
 
 typedef struct reply {
 	buf *out;
 	enum reply_proto proto;
 	int oom; /* sticky: an append failed */
+	/* Line protocol: elements still due in the current line's aggregate
+	 * (0 outside one), and whether the next element needs a separator. */
+	size_t line_pending;
+	int line_need_sep;
 } reply;
 
-/* +OK style status ("OK", "PONG"). */
+/* Simple status ("OK", "PONG"): RESP "+OK". */
 void reply_status(reply *r, const char *s);
-/* An error; msg is the reason without prefix ("Unknown command"). */
+/* An error of class ERR; msg without prefix ("value is not an integer or out
+ * of range"): RESP "-ERR msg", line "ERROR: msg". */
 void reply_error(reply *r, const char *msg);
-/* printf-style error reason. */
 void reply_errorf(reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An error with its own class ("WRONGTYPE", "OOM", "NOAUTH", "LOADING"):
+ * RESP "-CODE msg", line "ERROR: CODE msg". */
+void reply_error_code(reply *r, const char *code, const char *msg);
 /* A value (binary-safe). */
 void reply_bulk(reply *r, const void *p, size_t n);
-/* A missing value: line "NOT FOUND". */
+void reply_bulk_cstr(reply *r, const char *s);
+/* A missing value: RESP2 "$-1", RESP3 "_", line "NOT FOUND". */
 void reply_null(reply *r);
+/* A missing aggregate: RESP2 "*-1", RESP3 "_", line "NOT FOUND". */
+void reply_null_array(reply *r);
 void reply_int(reply *r, long long v);
+/* RESP3 ",d"; RESP2 and line: the shortest text that reads back as d. */
+void reply_double(reply *r, double d);
+/* RESP3 "#t"/"#f"; RESP2 and line: 1/0. */
+void reply_bool(reply *r, int b);
+/* RESP3 "=n\r\ntxt:..." (verbatim string); otherwise a plain bulk. */
+void reply_verbatim(reply *r, const void *p, size_t n);
+
+/* Aggregates: the next n elements (2n for a map: key, value, ...) belong to
+ * it. RESP3 map "%n" / set "~n"; RESP2 "*n" / "*2n". */
+void reply_array(reply *r, size_t n);
+void reply_map(reply *r, size_t npairs);
+void reply_set(reply *r, size_t n);
 
 /* Line protocol: appends the quoted form of p (see docs/protocol.md).
  * Exposed for tests. Returns 0 or -ENOMEM. */
 int reply_line_quote(buf *out, const void *p, size_t n);
-/* 1 if a line-protocol reply of this value must be quoted. */
+/* 1 if a top-level line-protocol reply of this value must be quoted. */
 int reply_line_needs_quote(const void *p, size_t n);
 
 #endif

@@ -8,6 +8,9 @@
 #ifndef MINIDB_SERVER_H
 #define MINIDB_SERVER_H
 
+#include <stdint.h>
+
+#include "buf.h"
 #include "config.h"
 #include "store.h"
 
@@ -22,6 +25,28 @@ int server_start(server_t *s);
 
 /* The bound port (after server_start). */
 int server_port(const server_t *s);
+
+/* Server-wide figures for INFO, summed over the workers' single-writer
+ * counters at the time of the call (thread-safe, not one atomic snapshot). */
+typedef struct server_info {
+	int port;
+	int threads;
+	int64_t start_ms; /* Unix ms */
+	uint64_t connected_clients;
+	uint64_t total_connections_received;
+	uint64_t rejected_connections;
+	uint64_t total_commands_processed;
+	uint64_t total_net_input_bytes;
+	uint64_t total_net_output_bytes;
+	uint64_t keyspace_hits;
+	uint64_t keyspace_misses;
+} server_info;
+void server_info_get(server_t *s, server_info *out);
+
+/* Appends one CLIENT LIST line ("id=... addr=... \n") per connection of every
+ * worker (only the client with that id when only_id != 0) to out. Takes each
+ * worker's client lock in turn. Returns 0 or -ENOMEM. */
+int server_client_list(server_t *s, buf *out, uint64_t only_id);
 
 /* Async-signal-safe: asks all workers to drain and stop. */
 void server_shutdown(server_t *s);

@@ -82,6 +82,133 @@ typedef struct store_stats {
 } store_stats;
 void store_stats_get(store_t *st, store_stats *out);
 
+/* ---- Conditional writes, read-modify-write, multi-key operations ---- */
+
+enum {
+	STORE_ECOND = -5, /* an NX/XX-style condition did not hold; nothing changed */
+	STORE_EOOM = -6,  /* over maxmemory and the policy could not (or may not) free enough */
+};
+
+/* The value of a key as seen under its shard lock. Valid only during the
+ * callback that receives it. */
+typedef struct store_val {
+	const char *val;
+	size_t vlen;
+	int64_t expire_at_ms; /* 0: no expiry */
+} store_val;
+
+enum store_set_flags {
+	STORE_SET_NX = 1u << 0,      /* only if the key does not exist */
+	STORE_SET_XX = 1u << 1,      /* only if the key exists */
+	STORE_SET_KEEPTTL = 1u << 2, /* keep the existing expiry (expire_at_ms ignored) */
+};
+
+/* SET with options, atomically. If old_fn is not NULL it is called under the
+ * lock with the previous value when there was one (SET ... GET, GETSET),
+ * whether or not the condition then holds. Returns STORE_OK, STORE_ECOND,
+ * STORE_EKEYTOOBIG, STORE_EVALTOOBIG, STORE_ENOMEM. */
+int store_set_ex(store_t *st, const void *key, size_t klen, const void *val, size_t vlen,
+                 int64_t expire_at_ms, unsigned flags, store_read_fn old_fn, void *arg);
+
+/* Generic read-modify-write of one key under its shard lock (APPEND, INCR*,
+ * SETRANGE, GETDEL, GETEX, EXPIRE*, PERSIST...). fn sees the current value
+ * (cur == NULL if the key is absent or expired), may copy from it, and fills
+ * *u to say what happens. For STORE_UPD_WRITE the store allocates the new
+ * entry of u->new_len bytes and calls u->fill(dst, cur, arg) to write the
+ * value in place (cur still valid), so APPEND copies each byte once.
+ * fn's return value is returned by store_update unless the store itself fails
+ * (STORE_EVALTOOBIG if new_len is over the limit, STORE_ENOMEM); in that case
+ * the key is unchanged. fn and fill must not call into the store. */
+enum store_upd_action {
+	STORE_UPD_KEEP = 0,   /* change nothing */
+	STORE_UPD_WRITE,      /* replace (or create) with a new value and expiry */
+	STORE_UPD_DELETE,     /* remove the key */
+	STORE_UPD_SET_EXPIRE, /* keep the value, set expire_at_ms (0 = persist;
+	                       * a time already past deletes the key) */
+};
+typedef struct store_update {
+	enum store_upd_action action;
+	size_t new_len;       /* STORE_UPD_WRITE */
+	int64_t expire_at_ms; /* STORE_UPD_WRITE, STORE_UPD_SET_EXPIRE */
+	void (*fill)(char *dst, const store_val *cur, void *arg);
+} store_upd;
+typedef int (*store_update_fn)(const store_val *cur, store_upd *u, void *arg);
+int store_update(store_t *st, const void *key, size_t klen, store_update_fn fn, void *arg);
+
+/* RENAME / RENAMENX: moves src to dst, keeping the expiry; dst is replaced
+ * unless nx. Both shards are locked (ascending order) so no reader sees both
+ * or neither. Returns STORE_OK, STORE_ENOTFOUND (no src), STORE_ECOND (nx and
+ * dst exists), STORE_ENOMEM. src == dst is STORE_OK (or ECOND with nx). */
+int store_rename(store_t *st, const void *src, size_t slen, const void *dst, size_t dlen, int nx);
+
+/* COPY: copies src to dst with its expiry. Returns STORE_OK, STORE_ENOTFOUND,
+ * STORE_ECOND (dst exists and !replace), STORE_ENOMEM. */
+int store_copy(store_t *st, const void *src, size_t slen, const void *dst, size_t dlen,
+               int replace);
+
+/* MSET / MSETNX: sets n pairs atomically (all involved shards locked in
+ * ascending order; a key given twice: the last value wins). With nx, nothing
+ * is written if any key exists (STORE_ECOND). Limits are checked for every
+ * pair before anything is written. */
+int store_mset(store_t *st, size_t n, const void *const keys[], const size_t klens[],
+               const void *const vals[], const size_t vlens[], int nx);
+
+/* ---- Iteration ---- */
+
+/* Called for each key under its shard lock; must not call into the store. */
+typedef void (*store_key_fn)(const void *key, size_t klen, const store_val *v, void *arg);
+
+/* One SCAN step. cursor 0 starts; the return value is the next cursor, 0 when
+ * the scan is complete. Each step visits at least one bucket of one shard and
+ * reports every live key in it. Guarantee (as Redis's SCAN): a key present
+ * for the whole scan is reported at least once, even when tables grow or
+ * shrink in between; a key may be reported more than once. */
+uint64_t store_scan(store_t *st, uint64_t cursor, store_key_fn fn, void *arg);
+
+/* Reports one key chosen at random (approximately uniform). STORE_OK or
+ * STORE_ENOTFOUND when the store is empty. */
+int store_random_key(store_t *st, store_key_fn fn, void *arg);
+
+/* ---- Expiry and eviction ---- */
+
+/* Active expiry: samples keys with an expiry in a few shards (continuing
+ * round-robin where the previous call stopped; safe from several threads) and
+ * deletes the expired ones, for at most budget_us microseconds. Returns the
+ * number of keys removed. */
+size_t store_expire_cycle(store_t *st, uint64_t budget_us);
+
+enum store_evict_policy {
+	STORE_EVICT_NOEVICTION = 0,
+	STORE_EVICT_ALLKEYS_LRU,
+	STORE_EVICT_ALLKEYS_LFU,
+	STORE_EVICT_ALLKEYS_RANDOM,
+	STORE_EVICT_VOLATILE_LRU,
+	STORE_EVICT_VOLATILE_LFU,
+	STORE_EVICT_VOLATILE_RANDOM,
+	STORE_EVICT_VOLATILE_TTL,
+};
+/* Parses "noeviction", "allkeys-lru", ... (Redis's names); -1 if unknown. */
+int store_evict_policy_parse(const char *name);
+const char *store_evict_policy_name(int policy);
+
+/* maxmemory 0 = unlimited. Safe to call at any time. */
+void store_set_maxmemory(store_t *st, uint64_t bytes, int policy);
+
+/* Called before a command that may add memory: if store_mem_used() is over
+ * maxmemory, evicts keys by the policy (sampling, as Redis does: 5 keys per
+ * round, the best candidate of an eviction pool) until under the limit.
+ * Returns STORE_OK, or STORE_EOOM if still over (noeviction, or nothing
+ * evictable: volatile-* with no expiring keys). */
+int store_make_room(store_t *st);
+
+/* Cumulative counters for INFO. */
+typedef struct store_counters {
+	uint64_t expired_keys; /* removed because their time passed (lazy or active) */
+	uint64_t evicted_keys; /* removed by maxmemory */
+	uint64_t expires;      /* keys that currently have an expiry */
+} store_counters;
+void store_counters_get(const store_t *st, store_counters *out);
+
 const char *store_strerror(int err);
 
 #endif

@@ -1,0 +1,142 @@
+/* cmd_util.c - argument parsing and small helpers shared by the command
+ * families (see cmd.h). Number parsing is strict in the way Redis clients
+ * rely on: "+1", " 1", "01" and "1.0" are not integers. */
+#include "cmd.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void cmd_reply_store_error(cmd_ctx *ctx, int err)
+{
+	if (err == STORE_EOOM)
+		reply_error_code(ctx->r, "OOM",
+		                 "command not allowed when used memory > 'maxmemory'.");
+	else
+		reply_error(ctx->r, store_strerror(err));
+}
+
+int cmd_arg_is(const cmd_arg *arg, const char *s)
+{
+	size_t n = strlen(s);
+	if (arg->len != n)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char a = (unsigned char)arg->p[i], b = (unsigned char)s[i];
+		if (a >= 'A' && a <= 'Z')
+			a = (unsigned char)(a + 32);
+		if (b >= 'A' && b <= 'Z')
+			b = (unsigned char)(b + 32);
+		if (a != b)
+			return 0;
+	}
+	return 1;
+}
+
+int cmd_parse_ll(const cmd_arg *arg, long long *out)
+{
+	const char *p = arg->p;
+	size_t n = arg->len, i = 0;
+	int neg = 0;
+	unsigned long long v = 0;
+	if (n == 0 || n > 20)
+		return -1;
+	if (n == 1 && p[0] == '0') {
+		*out = 0;
+		return 0;
+	}
+	if (p[0] == '-') {
+		neg = 1;
+		i = 1;
+		if (n == 1)
+			return -1;
+	}
+	if (p[i] < '1' || p[i] > '9')
+		return -1;
+	for (; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		unsigned d = (unsigned)(p[i] - '0');
+		if (v > (ULLONG_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	if (neg) {
+		if (v > (unsigned long long)LLONG_MAX + 1)
+			return -1;
+		*out = v == (unsigned long long)LLONG_MAX + 1 ? LLONG_MIN : -(long long)v;
+	} else {
+		if (v > (unsigned long long)LLONG_MAX)
+			return -1;
+		*out = (long long)v;
+	}
+	return 0;
+}
+
+int cmd_get_ll_or_reply(cmd_ctx *ctx, const cmd_arg *arg, long long *out)
+{
+	if (cmd_parse_ll(arg, out) == 0)
+		return 0;
+	reply_error(ctx->r, "value is not an integer or out of range");
+	return -1;
+}
+
+int cmd_parse_ld(const cmd_arg *arg, long double *out)
+{
+	char tmp[128];
+	if (arg->len == 0 || arg->len >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, arg->p, arg->len);
+	tmp[arg->len] = 0;
+	if (tmp[0] == ' ' || tmp[0] == '\t' || tmp[0] == '\n')
+		return -1;
+	char *end;
+	errno = 0;
+	long double v = strtold(tmp, &end);
+	if (end != tmp + arg->len || isnan(v) ||
+	    (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL)))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int cmd_format_ld(char *buf, long double v)
+{
+	/* %.17Lg then trim trailing zeros of a fraction, as Redis's ld2string
+	 * in human mode does. */
+	int n = snprintf(buf, 64, "%.17Lf", v);
+	if (n <= 0 || n >= 64)
+		return snprintf(buf, 64, "%.17Lg", v);
+	if (strchr(buf, '.')) {
+		while (n > 0 && buf[n - 1] == '0')
+			n--;
+		if (n > 0 && buf[n - 1] == '.')
+			n--;
+		buf[n] = 0;
+	}
+	if (n == 2 && buf[0] == '-' && buf[1] == '0') {
+		buf[0] = '0';
+		buf[1] = 0;
+		n = 1;
+	}
+	return n;
+}
+
+int64_t cmd_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void cmd_count_lookup(cmd_ctx *ctx, int hit)
+{
+	if (hit)
+		CMD_STAT_ADD(ctx->stats->keyspace_hits, 1);
+	else
+		CMD_STAT_ADD(ctx->stats->keyspace_misses, 1);
+}
