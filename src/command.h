@@ -64,13 +64,14 @@ typedef struct cmd_stats {
  * (server_client_lock); see conn.c. */
 typedef struct cmd_client {
 	uint64_t id;
-	int resp;           /* RESP version for RESP requests: 2 (default) or 3 after HELLO 3 */
-	char *name;         /* CLIENT SETNAME; NULL if none; change under the client lock */
-	char *lib_name;     /* CLIENT SETINFO LIB-NAME */
-	char *lib_ver;      /* CLIENT SETINFO LIB-VER */
-	char peer[64];      /* "ip:port" */
-	char local[64];     /* "ip:port" of our side */
-	int64_t created_ms; /* Unix ms */
+	int resp;       /* RESP version for RESP requests: 2 (default) or 3 after HELLO 3 */
+	char *name;     /* CLIENT SETNAME; NULL if none; change under the client lock */
+	char *lib_name; /* CLIENT SETINFO LIB-NAME */
+	char *lib_ver;  /* CLIENT SETINFO LIB-VER */
+	int fd;
+	char peer[64];                  /* "ip:port" */
+	char local[64];                 /* "ip:port" of our side */
+	int64_t created_ms;             /* Unix ms */
 	_Atomic int64_t last_cmd_ms;    /* Unix ms of the last command */
 	_Atomic(const char *) last_cmd; /* static name of the last command */
 	void *conn;                     /* the owning connection (opaque) */

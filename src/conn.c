@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -28,8 +29,10 @@
 #include "log.h"
 #include "proto_line.h"
 #include "reply.h"
+#include "resp.h"
 
 #define READ_CHUNK     (16 * 1024)
+#define READ_BIG_CHUNK (4 * 1024 * 1024)
 #define OUT_HIGH_WATER (1024 * 1024)
 #define BUF_KEEP       (64 * 1024) /* capacity kept by an idle buffer */
 
@@ -59,9 +62,10 @@ struct conn {
 	conn *flush_next;  /* w->flush */
 	conn *gc_next;     /* w->garbage */
 	buf in, out;
-	size_t scan; /* bytes of `in` already searched for '\n' */
+	size_t scan; /* line protocol: bytes of `in` already searched for '\n' */
+	resp_parser rp;
 	argvec av;
-	char peer[64];
+	cmd_client client;
 };
 
 /* Single-writer counters: a relaxed load and store, no locked instruction. */
@@ -103,6 +107,7 @@ static void conn_close(conn *c)
 	loop_io_del(w->loop, &c->io);
 	loop_timer_cancel(w->loop, &c->idle);
 	close(c->io.fd);
+	pthread_mutex_lock(&w->clients_lock);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -110,10 +115,11 @@ static void conn_close(conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	w->nconns--;
+	pthread_mutex_unlock(&w->clients_lock);
 	atomic_fetch_sub_explicit(w->nclients, 1, memory_order_relaxed);
 	c->gc_next = w->garbage;
 	w->garbage = c;
-	log_debug("conn", "client closed", LF_U("client_id", c->id), LF_S("peer", c->peer));
+	log_debug("conn", "client closed", LF_U("client_id", c->id), LF_S("peer", c->client.peer));
 }
 
 static void conn_free(conn *c)
@@ -121,6 +127,10 @@ static void conn_free(conn *c)
 	buf_free(&c->in);
 	buf_free(&c->out);
 	argvec_free(&c->av);
+	resp_parser_free(&c->rp);
+	free(c->client.name);
+	free(c->client.lib_name);
+	free(c->client.lib_ver);
 	free(c);
 }
 
@@ -131,6 +141,7 @@ static void close_soon(conn *c)
 	c->flags |= C_CLOSE_AFTER_WRITE;
 	buf_reset(&c->in, 0);
 	c->scan = 0;
+	resp_parser_free(&c->rp);
 	set_interest(c, 0);
 	queue_flush(c);
 }
@@ -139,9 +150,45 @@ static void line_too_long(conn *c)
 {
 	reply r = {.out = &c->out, .proto = PROTO_LINE};
 	reply_errorf(&r, "line too long (limit %zu bytes)", c->w->cfg->max_line_bytes);
-	log_warn("conn", "line too long, closing", LF_U("client_id", c->id), LF_S("peer", c->peer),
-	         LF_U("limit", c->w->cfg->max_line_bytes));
+	log_warn("conn", "line too long, closing", LF_U("client_id", c->id),
+	         LF_S("peer", c->client.peer), LF_U("limit", c->w->cfg->max_line_bytes));
 	close_soon(c);
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Runs the command in c->av, replying in protocol proto. */
+static void execute(conn *c, enum reply_proto proto)
+{
+	conn_worker *w = c->w;
+	reply r = {.out = &c->out, .proto = proto};
+	cmd_ctx ctx = {.store = w->store,
+	               .argv = c->av.v,
+	               .argc = c->av.n,
+	               .r = &r,
+	               .client = &c->client,
+	               .stats = &w->cstats,
+	               .srv = w->srv,
+	               .cfg = w->cfg};
+	const command *cmd = command_dispatch(&ctx);
+	if (ctx.out_flags & CMD_OUT_CLOSE)
+		c->flags |= C_CLOSE_AFTER_WRITE;
+	STAT_ADD(w->stats.commands, 1);
+	atomic_store_explicit(&c->client.last_cmd, cmd ? cmd->name : "unknown",
+	                      memory_order_relaxed);
+	atomic_store_explicit(&c->client.last_cmd_ms, wall_ms(), memory_order_relaxed);
+	if (r.oom) {
+		/* A partly written reply would desynchronise the client. */
+		log_error("conn", "out of memory building a reply, closing",
+		          LF_U("client_id", c->id));
+		buf_reset(&c->out, 0);
+		conn_close(c);
+	}
 }
 
 static void execute_line(conn *c, char *line, size_t len)
@@ -150,23 +197,46 @@ static void execute_line(conn *c, char *line, size_t len)
 	int rc = proto_line_split(line, len, &c->av, command_line_rest, &err);
 	if (rc == PL_EMPTY)
 		return;
-	reply r = {.out = &c->out, .proto = PROTO_LINE};
 	if (rc == PL_ERROR) {
+		reply r = {.out = &c->out, .proto = PROTO_LINE};
 		reply_error(&r, err);
-	} else {
-		cmd_ctx ctx = {.store = c->w->store, .argv = c->av.v, .argc = c->av.n, .r = &r};
-		command_dispatch(&ctx);
-		if (ctx.out_flags & CMD_OUT_CLOSE)
-			c->flags |= C_CLOSE_AFTER_WRITE;
+		return;
 	}
-	STAT_ADD(c->w->stats.commands, 1);
-	if (r.oom) {
-		/* A partly written reply would desynchronise the client. */
-		log_error("conn", "out of memory building a reply, closing",
-		          LF_U("client_id", c->id));
-		buf_reset(&c->out, 0);
-		conn_close(c);
+	execute(c, PROTO_LINE);
+}
+
+/* A protocol error in RESP framing: reply as Redis does, then close. */
+static void resp_protocol_error(conn *c, const char *msg)
+{
+	reply r = {.out = &c->out, .proto = c->client.resp == 3 ? PROTO_RESP3 : PROTO_RESP2};
+	reply_error(&r, msg);
+	log_info("conn", "protocol error, closing", LF_U("client_id", c->id),
+	         LF_S("peer", c->client.peer), LF_S("error", msg));
+	close_soon(c);
+}
+
+/* Parses and runs one RESP command at the start of `in`. Returns 1 if a
+ * command was consumed, 0 if more bytes are needed or the connection is
+ * closing. */
+static int process_resp(conn *c)
+{
+	const config *cfg = c->w->cfg;
+	resp_limits lim = {.max_array_len = cfg->max_array_len,
+	                   .max_bulk_len = (long long)cfg->max_bulk_bytes};
+	size_t consumed = 0;
+	int rc = resp_parse(&c->rp, buf_start(&c->in), buf_used(&c->in), &lim, &c->av, &consumed);
+	if (rc == RESP_NEED_MORE)
+		return 0;
+	if (rc == RESP_ERROR) {
+		resp_protocol_error(c, c->rp.err);
+		return 0;
 	}
+	if (rc == RESP_OK)
+		execute(c, c->client.resp == 3 ? PROTO_RESP3 : PROTO_RESP2);
+	if (c->flags & C_CLOSED)
+		return 0;
+	buf_consume(&c->in, consumed);
+	return 1;
 }
 
 /* Executes every complete command in `in`, stopping early when the output is
@@ -183,6 +253,11 @@ static void conn_process(conn *c)
 			break;
 		}
 		char *start = buf_start(&c->in);
+		if (resp_in_progress(&c->rp) || start[0] == '*') {
+			if (!process_resp(c))
+				break;
+			continue;
+		}
 		char *nl = memchr(start + c->scan, '\n', avail - c->scan);
 		if (!nl) {
 			c->scan = avail;
@@ -211,7 +286,22 @@ static void conn_process(conn *c)
  * (after which the connection is closing or closed). */
 static int conn_read(conn *c)
 {
-	if (buf_reserve(&c->in, READ_CHUNK) != 0) {
+	size_t want = READ_CHUNK;
+	/* A large RESP argument is on its way: read it in big steps (bounded:
+	 * the declared length is the client's word, not a promise). */
+	if (c->rp.need > want)
+		want = c->rp.need < READ_BIG_CHUNK ? c->rp.need : READ_BIG_CHUNK;
+	if (buf_used(&c->in) + want > c->w->cfg->max_query_buffer_bytes) {
+		log_warn("conn", "query buffer limit reached, closing", LF_U("client_id", c->id),
+		         LF_S("peer", c->client.peer),
+		         LF_U("limit", c->w->cfg->max_query_buffer_bytes));
+		reply r = {.out = &c->out,
+		           .proto = c->client.resp == 3 ? PROTO_RESP3 : PROTO_RESP2};
+		reply_error(&r, "Protocol error: query buffer limit reached");
+		close_soon(c);
+		return -1;
+	}
+	if (buf_reserve(&c->in, want) != 0) {
 		log_error("conn", "out of memory reading, closing", LF_U("client_id", c->id));
 		conn_close(c);
 		return -1;
@@ -364,21 +454,23 @@ static void on_idle(loop_t *l, loop_timer *t)
 	uint64_t now = loop_now_ms(l);
 	if (now - c->last_active_ms >= timeout) {
 		log_info("conn", "idle timeout, closing", LF_U("client_id", c->id),
-		         LF_S("peer", c->peer), LF_I("idle_timeout_s", c->w->cfg->idle_timeout));
+		         LF_S("peer", c->client.peer),
+		         LF_I("idle_timeout_s", c->w->cfg->idle_timeout));
 		conn_close(c);
 		return;
 	}
 	loop_timer_set(l, &c->idle, c->last_active_ms + timeout);
 }
 
-static void format_peer(int fd, char *out, size_t n)
+static void format_addr(int fd, int peer, char *out, size_t n)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	char host[INET6_ADDRSTRLEN] = "?";
 	int port = 0;
 	out[0] = 0;
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+	if ((peer ? getpeername(fd, (struct sockaddr *)&ss, &len)
+	          : getsockname(fd, (struct sockaddr *)&ss, &len)) != 0)
 		return;
 	if (ss.ss_family == AF_INET) {
 		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
@@ -410,7 +502,17 @@ int conn_create(conn_worker *w, int fd)
 	c->last_active_ms = loop_now_ms(w->loop);
 	buf_init(&c->in);
 	buf_init(&c->out);
-	format_peer(fd, c->peer, sizeof(c->peer));
+	resp_parser_init(&c->rp);
+	c->client.id = c->id;
+	c->client.resp = 2;
+	c->client.fd = fd;
+	c->client.conn = c;
+	c->client.worker_lock = &w->clients_lock;
+	c->client.created_ms = wall_ms();
+	atomic_init(&c->client.last_cmd_ms, c->client.created_ms);
+	atomic_init(&c->client.last_cmd, "NULL");
+	format_addr(fd, 1, c->client.peer, sizeof(c->client.peer));
+	format_addr(fd, 0, c->client.local, sizeof(c->client.local));
 	loop_timer_init(&c->idle, on_idle, c);
 	int rc = loop_io_add(w->loop, &c->io, LOOP_READ);
 	if (rc < 0) {
@@ -421,13 +523,16 @@ int conn_create(conn_worker *w, int fd)
 	if (w->cfg->idle_timeout > 0)
 		loop_timer_set(w->loop, &c->idle,
 		               c->last_active_ms + (uint64_t)w->cfg->idle_timeout * 1000u);
+	pthread_mutex_lock(&w->clients_lock);
 	c->next = w->all;
 	if (w->all)
 		w->all->prev = c;
 	w->all = c;
 	w->nconns++;
+	pthread_mutex_unlock(&w->clients_lock);
 	STAT_ADD(w->stats.accepted, 1);
-	log_debug("conn", "client connected", LF_U("client_id", c->id), LF_S("peer", c->peer));
+	log_debug("conn", "client connected", LF_U("client_id", c->id),
+	          LF_S("peer", c->client.peer));
 	return 0;
 }
 
@@ -486,4 +591,44 @@ void conn_worker_close_all(conn_worker *w)
 {
 	while (w->all)
 		conn_close(w->all);
+}
+
+int conn_worker_init(conn_worker *w)
+{
+	return -pthread_mutex_init(&w->clients_lock, NULL);
+}
+
+void conn_worker_destroy(conn_worker *w)
+{
+	pthread_mutex_destroy(&w->clients_lock);
+}
+
+int conn_client_format(const cmd_client *cl, buf *out)
+{
+	char line[1024];
+	int64_t now = wall_ms();
+	int64_t last = atomic_load_explicit(&cl->last_cmd_ms, memory_order_relaxed);
+	const char *cmd = atomic_load_explicit(&cl->last_cmd, memory_order_relaxed);
+	int n = snprintf(line, sizeof(line),
+	                 "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=N db=0 "
+	                 "sub=0 psub=0 ssub=0 multi=-1 cmd=%s user=default redir=-1 resp=%d "
+	                 "lib-name=%s lib-ver=%s\n",
+	                 (unsigned long long)cl->id, cl->peer, cl->local, cl->fd,
+	                 cl->name ? cl->name : "", (long long)((now - cl->created_ms) / 1000),
+	                 (long long)((now - last) / 1000), cmd, cl->resp,
+	                 cl->lib_name ? cl->lib_name : "", cl->lib_ver ? cl->lib_ver : "");
+	if (n < 0)
+		return -1;
+	return buf_append(out, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+int conn_worker_client_list(conn_worker *w, buf *out, uint64_t only_id)
+{
+	int rc = 0;
+	pthread_mutex_lock(&w->clients_lock);
+	for (conn *c = w->all; c && rc == 0; c = c->next)
+		if (only_id == 0 || c->client.id == only_id)
+			rc = conn_client_format(&c->client, out);
+	pthread_mutex_unlock(&w->clients_lock);
+	return rc;
 }

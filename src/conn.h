@@ -7,6 +7,7 @@
 #ifndef MINIDB_CONN_H
 #define MINIDB_CONN_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,13 +36,27 @@ typedef struct conn_worker {
 	const config *cfg;
 	atomic_int *nclients;      /* shared by all workers: current connections */
 	_Atomic uint64_t *next_id; /* shared: client ids */
-	conn *all;                 /* every open connection of this worker */
+	struct server *srv;        /* for server-wide commands (INFO, CLIENT LIST) */
+	/* Guards `all` (membership) and client names against other threads'
+	 * CLIENT LIST. Taken by the owning thread only to link, unlink or rename,
+	 * never on the request path. */
+	pthread_mutex_t clients_lock;
+	conn *all; /* every open connection of this worker */
 	size_t nconns;
 	conn *flush;   /* connections with output or input pending this turn */
 	conn *garbage; /* closed connections, freed at the end of the turn */
 	int draining;  /* shutting down: finish in-flight work, then close */
 	conn_stats stats;
+	cmd_stats cstats;
 } conn_worker;
+
+/* Initialises the parts of w that conn.c owns (lock, lists, counters). */
+int conn_worker_init(conn_worker *w);
+void conn_worker_destroy(conn_worker *w);
+
+/* Appends every client of w (or only client only_id when not 0) in CLIENT
+ * LIST format to out, under w's client lock. Returns 0 or -ENOMEM. */
+int conn_worker_client_list(conn_worker *w, buf *out, uint64_t only_id);
 
 /* Appends the CLIENT LIST/CLIENT INFO line of one client ("id=7 addr=...
  * resp=2 lib-name= lib-ver=\n", Redis's field names and order) to out.

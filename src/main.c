@@ -159,6 +159,7 @@ int main(int argc, char **argv)
 		log_error("main", "cannot create the store");
 		goto out;
 	}
+	store_set_maxmemory(store, cfg.maxmemory, cfg.maxmemory_policy);
 
 	log_info("main", "starting", LF_S("version", MINIDB_VERSION), LF_S("commit", MINIDB_COMMIT),
 	         LF_S("data_dir", cfg.data_dir), LF_I("pid", getpid()));

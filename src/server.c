@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -29,11 +30,18 @@
 
 #define ACCEPT_BATCH 64
 
+/* Active expiry: every EXPIRE_PERIOD_MS each worker spends at most
+ * EXPIRE_BUDGET_US sampling keys with a TTL (about 5% of one core at most),
+ * so expired keys nobody reads do not sit in memory. */
+#define EXPIRE_PERIOD_MS 100
+#define EXPIRE_BUDGET_US 5000
+
 typedef struct worker {
 	server_t *srv;
 	conn_worker cw;
 	loop_io listen_io;
 	loop_timer deadline;
+	loop_timer expire;
 	pthread_t thread;
 	int started;
 	int stopping;
@@ -49,6 +57,7 @@ struct server {
 	atomic_int nclients;
 	_Atomic uint64_t next_id;
 	atomic_int stop;
+	int64_t start_ms;
 };
 
 static void reject(worker *wk, int fd)
@@ -110,6 +119,13 @@ static void on_deadline(loop_t *l, loop_timer *t)
 	loop_stop(wk->cw.loop);
 }
 
+static void on_expire(loop_t *l, loop_timer *t)
+{
+	worker *wk = t->arg;
+	store_expire_cycle(wk->srv->store, EXPIRE_BUDGET_US);
+	loop_timer_set(l, t, loop_now_ms(l) + EXPIRE_PERIOD_MS);
+}
+
 static void on_wake(loop_t *l, void *arg)
 {
 	worker *wk = arg;
@@ -153,6 +169,9 @@ server_t *server_create(const config *cfg, store_t *store)
 	atomic_init(&s->nclients, 0);
 	atomic_init(&s->next_id, 1);
 	atomic_init(&s->stop, 0);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	s->start_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	return s;
 }
 
@@ -223,9 +242,17 @@ int server_start(server_t *s)
 		wk->cw.cfg = s->cfg;
 		wk->cw.nclients = &s->nclients;
 		wk->cw.next_id = &s->next_id;
+		wk->cw.srv = s;
 		wk->cw.loop = loop_create();
 		if (!wk->cw.loop)
 			return -ENOMEM;
+		rc = conn_worker_init(&wk->cw);
+		if (rc < 0)
+			return rc;
+		loop_timer_init(&wk->expire, on_expire, wk);
+		loop_timer_set(wk->cw.loop, &wk->expire,
+		               loop_clock_ms() +
+		                       EXPIRE_PERIOD_MS * (uint64_t)(i + 1) / (uint64_t)n);
 		loop_set_wake(wk->cw.loop, on_wake, wk);
 		loop_set_before_sleep(wk->cw.loop, before_sleep, wk);
 		loop_timer_init(&wk->deadline, on_deadline, wk);
@@ -248,6 +275,37 @@ int server_start(server_t *s)
 	}
 	log_info("server", "listening", LF_S("bind", s->cfg->bind), LF_I("port", s->port),
 	         LF_I("threads", n), LF_I("max_clients", s->cfg->max_clients));
+	return 0;
+}
+
+void server_info_get(server_t *s, server_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->port = s->port;
+	out->threads = s->nworkers;
+	out->start_ms = s->start_ms;
+	out->connected_clients = (uint64_t)atomic_load(&s->nclients);
+	for (int i = 0; i < s->nworkers; i++) {
+		const conn_worker *cw = &s->workers[i].cw;
+#define SUM(dst, src) out->dst += atomic_load_explicit(&cw->src, memory_order_relaxed)
+		SUM(total_connections_received, stats.accepted);
+		SUM(rejected_connections, stats.rejected_maxclients);
+		SUM(total_commands_processed, stats.commands);
+		SUM(total_net_input_bytes, stats.bytes_in);
+		SUM(total_net_output_bytes, stats.bytes_out);
+		SUM(keyspace_hits, cstats.keyspace_hits);
+		SUM(keyspace_misses, cstats.keyspace_misses);
+#undef SUM
+	}
+}
+
+int server_client_list(server_t *s, buf *out, uint64_t only_id)
+{
+	for (int i = 0; i < s->nworkers; i++) {
+		int rc = conn_worker_client_list(&s->workers[i].cw, out, only_id);
+		if (rc != 0)
+			return rc;
+	}
 	return 0;
 }
 
@@ -278,8 +336,11 @@ void server_free(server_t *s)
 {
 	if (!s)
 		return;
-	for (int i = 0; i < s->nworkers; i++)
+	for (int i = 0; i < s->nworkers; i++) {
 		loop_free(s->workers[i].cw.loop);
+		if (s->workers[i].cw.loop)
+			conn_worker_destroy(&s->workers[i].cw);
+	}
 	free(s->workers);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);

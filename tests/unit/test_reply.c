@@ -69,6 +69,96 @@ static void test_values_with_newline_cr_nul_or_leading_quote_are_quoted(void **s
 	buf_free(&b);
 }
 
+static void test_resp2_encodings_match_redis(void **state)
+{
+	buf b;
+	buf_init(&b);
+	reply r = {.out = &b, .proto = PROTO_RESP2};
+	reply_status(&r, "OK");
+	assert_out(&b, "+OK\r\n");
+	reply_error(&r, "syntax error");
+	assert_out(&b, "-ERR syntax error\r\n");
+	reply_error_code(&r, "WRONGTYPE",
+	                 "Operation against a key holding the wrong kind of value");
+	assert_out(&b, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+	reply_bulk(&r, "a\r\nb", 4);
+	assert_out(&b, "$4\r\na\r\nb\r\n");
+	reply_bulk(&r, "", 0);
+	assert_out(&b, "$0\r\n\r\n");
+	reply_null(&r);
+	assert_out(&b, "$-1\r\n");
+	reply_null_array(&r);
+	assert_out(&b, "*-1\r\n");
+	reply_int(&r, -9223372036854775807LL - 1);
+	assert_out(&b, ":-9223372036854775808\r\n");
+	reply_double(&r, 10.5);
+	assert_out(&b, "$4\r\n10.5\r\n");
+	reply_bool(&r, 1);
+	assert_out(&b, ":1\r\n");
+	reply_map(&r, 2);
+	assert_out(&b, "*4\r\n");
+	reply_set(&r, 3);
+	assert_out(&b, "*3\r\n");
+	reply_verbatim(&r, "x", 1);
+	assert_out(&b, "$1\r\nx\r\n");
+	buf_free(&b);
+}
+
+static void test_resp3_encodings_match_redis(void **state)
+{
+	buf b;
+	buf_init(&b);
+	reply r = {.out = &b, .proto = PROTO_RESP3};
+	reply_null(&r);
+	assert_out(&b, "_\r\n");
+	reply_null_array(&r);
+	assert_out(&b, "_\r\n");
+	reply_double(&r, 0.1);
+	assert_out(&b, ",0.1\r\n");
+	reply_double(&r, 1.0 / 0.0);
+	assert_out(&b, ",inf\r\n");
+	reply_bool(&r, 0);
+	assert_out(&b, "#f\r\n");
+	reply_map(&r, 2);
+	assert_out(&b, "%2\r\n");
+	reply_set(&r, 1);
+	assert_out(&b, "~1\r\n");
+	reply_verbatim(&r, "a\r\nb", 4);
+	assert_out(&b, "=8\r\ntxt:a\r\nb\r\n");
+	buf_free(&b);
+}
+
+static void test_line_aggregates_are_one_line_of_tokens(void **state)
+{
+	buf b;
+	buf_init(&b);
+	reply r = {.out = &b, .proto = PROTO_LINE};
+	reply_array(&r, 4);
+	reply_bulk(&r, "plain", 5);
+	reply_null(&r);
+	reply_bulk(&r, "two words", 9);
+	reply_int(&r, 7);
+	assert_out(&b, "plain (nil) \"two words\" 7\n");
+	reply_array(&r, 0);
+	assert_out(&b, "(empty)\n");
+	/* SCAN's shape: [cursor, [keys...]] flattens. */
+	reply_array(&r, 2);
+	reply_bulk(&r, "0", 1);
+	reply_array(&r, 2);
+	reply_bulk(&r, "a", 1);
+	reply_bulk(&r, "", 0);
+	assert_out(&b, "0 a \"\"\n");
+	reply_array(&r, 2);
+	reply_bulk(&r, "0", 1);
+	reply_array(&r, 0);
+	assert_out(&b, "0 (empty)\n");
+	reply_map(&r, 1);
+	reply_bulk(&r, "(nil)", 5);
+	reply_status(&r, "x");
+	assert_out(&b, "\"(nil)\" x\n");
+	buf_free(&b);
+}
+
 static int no_rest(const char *name, size_t len)
 {
 	return 0;
@@ -101,6 +191,9 @@ int main(void)
 	        cmocka_unit_test(test_plain_values_are_sent_raw),
 	        cmocka_unit_test(test_values_with_newline_cr_nul_or_leading_quote_are_quoted),
 	        cmocka_unit_test(test_every_byte_value_round_trips_through_quote_and_split),
+	        cmocka_unit_test(test_resp2_encodings_match_redis),
+	        cmocka_unit_test(test_resp3_encodings_match_redis),
+	        cmocka_unit_test(test_line_aggregates_are_one_line_of_tokens),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
