@@ -4,8 +4,15 @@
 # update), so `make run` and `make test` stay fast on a machine already set up.
 set -eu
 
+# Build: compilers, CMake, libraries. Tests: real peers (redis-cli and
+# redis-benchmark from redis-tools; redis-server for the side-by-side
+# benchmark; Node.js + npm for the ioredis client test).
 PKGS="build-essential cmake pkg-config clang libcmocka-dev libyaml-dev \
-libxxhash-dev libssl-dev procps"
+libxxhash-dev libssl-dev procps redis-tools redis-server"
+# Node.js may come from elsewhere (NodeSource bundles npm and conflicts with
+# Debian's npm package): ask for Debian's only when the commands are missing.
+command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 
 missing=""
 for p in $PKGS; do
@@ -14,7 +21,21 @@ for p in $PKGS; do
 	fi
 done
 
+npm_deps() {
+	# Node packages of the interop tests, pinned by their lock files.
+	for dir in tests/interop/*/; do
+		[ -f "$dir/package-lock.json" ] || continue
+		if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+			echo "install-deps: npm ci in $dir" >&2
+			(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) && touch "$dir/node_modules"
+		fi
+	done
+}
+
+cd "$(dirname "$0")/.."
+
 if [ -z "$missing" ]; then
+	npm_deps
 	exit 0
 fi
 
@@ -33,3 +54,8 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -q --no-install-recommends $missing
+# redis-server is only a benchmark peer: never leave Debian's service running.
+if command -v systemctl >/dev/null 2>&1; then
+	$SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
+fi
+npm_deps
