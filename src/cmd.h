@@ -42,8 +42,8 @@ int cmd_get_ll_or_reply(cmd_ctx *ctx, const cmd_arg *arg, long long *out);
 int cmd_parse_ld(const cmd_arg *arg, long double *out);
 
 /* Shortest text for a long double that reads back equal (INCRBYFLOAT);
- * returns its length. buf must hold 64 bytes. */
-int cmd_format_ld(char *buf, long double v);
+ * returns its length. dst must hold 64 bytes. */
+int cmd_format_ld(char *dst, long double v);
 
 /* Current Unix time in ms (CLOCK_REALTIME). */
 int64_t cmd_now_ms(void);

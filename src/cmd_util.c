@@ -104,23 +104,23 @@ int cmd_parse_ld(const cmd_arg *arg, long double *out)
 	return 0;
 }
 
-int cmd_format_ld(char *buf, long double v)
+int cmd_format_ld(char *dst, long double v)
 {
 	/* %.17Lg then trim trailing zeros of a fraction, as Redis's ld2string
 	 * in human mode does. */
-	int n = snprintf(buf, 64, "%.17Lf", v);
+	int n = snprintf(dst, 64, "%.17Lf", v);
 	if (n <= 0 || n >= 64)
-		return snprintf(buf, 64, "%.17Lg", v);
-	if (strchr(buf, '.')) {
-		while (n > 0 && buf[n - 1] == '0')
+		return snprintf(dst, 64, "%.17Lg", v);
+	if (strchr(dst, '.')) {
+		while (n > 0 && dst[n - 1] == '0')
 			n--;
-		if (n > 0 && buf[n - 1] == '.')
+		if (n > 0 && dst[n - 1] == '.')
 			n--;
-		buf[n] = 0;
+		dst[n] = 0;
 	}
-	if (n == 2 && buf[0] == '-' && buf[1] == '0') {
-		buf[0] = '0';
-		buf[1] = 0;
+	if (n == 2 && dst[0] == '-' && dst[1] == '0') {
+		dst[0] = '0';
+		dst[1] = 0;
 		n = 1;
 	}
 	return n;

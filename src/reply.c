@@ -290,16 +290,16 @@ void reply_int(reply *r, long long v)
 
 /* The shortest %.Ng text that reads back as d (Redis 7 prints doubles the
  * same way). */
-static int fmt_double(char *buf, size_t size, double d)
+static int fmt_double(char *dst, size_t size, double d)
 {
 	if (isinf(d))
-		return snprintf(buf, size, "%s", d > 0 ? "inf" : "-inf");
+		return snprintf(dst, size, "%s", d > 0 ? "inf" : "-inf");
 	if (isnan(d))
-		return snprintf(buf, size, "nan");
+		return snprintf(dst, size, "nan");
 	int n = 0;
 	for (int prec = 1; prec <= 17; prec++) {
-		n = snprintf(buf, size, "%.*g", prec, d);
-		if (strtod(buf, NULL) == d)
+		n = snprintf(dst, size, "%.*g", prec, d);
+		if (strtod(dst, NULL) == d)
 			break;
 	}
 	return n;
