@@ -146,6 +146,7 @@ const command *command_dispatch(cmd_ctx *ctx)
 		reply_errorf(ctx->r, "wrong number of arguments for '%s' command", cmd->name);
 		return cmd;
 	}
+	atomic_store_explicit(&ctx->client->last_cmd, cmd->name, memory_order_relaxed);
 	if (cmd->flags & CMD_DENYOOM) {
 		int rc = store_make_room(ctx->store);
 		if (rc != STORE_OK) {

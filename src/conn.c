@@ -175,12 +175,10 @@ static void execute(conn *c, enum reply_proto proto)
 	               .stats = &w->cstats,
 	               .srv = w->srv,
 	               .cfg = w->cfg};
-	const command *cmd = command_dispatch(&ctx);
+	command_dispatch(&ctx);
 	if (ctx.out_flags & CMD_OUT_CLOSE)
 		c->flags |= C_CLOSE_AFTER_WRITE;
 	STAT_ADD(w->stats.commands, 1);
-	atomic_store_explicit(&c->client.last_cmd, cmd ? cmd->name : "unknown",
-	                      memory_order_relaxed);
 	atomic_store_explicit(&c->client.last_cmd_ms, wall_ms(), memory_order_relaxed);
 	if (r.oom) {
 		/* A partly written reply would desynchronise the client. */

@@ -13,7 +13,9 @@
 #include "proto_line.h"
 #include "store.h"
 
-static void test_table_is_sorted_and_every_name_is_lowercase(void **state)
+#include "cmd_harness.h"
+
+static void test_table_is_sorted_without_duplicates_and_names_are_lowercase(void **state)
 {
 	size_t n;
 	const command *t = command_table_get(&n);
@@ -42,57 +44,43 @@ static void test_lookup_is_case_insensitive_and_exact(void **state)
 	assert_int_equal(command_line_rest("GET", 3), 0);
 }
 
-typedef struct session {
-	store_t *st;
-	buf out;
-	argvec av;
-	char line[256];
-	unsigned out_flags;
-} session;
-
 /* Runs one line as a connection would and returns the reply text. */
-static const char *run(session *s, const char *text)
+static const char *run(cmd_session *s, const char *text)
 {
+	static char line[256];
+	static argvec av;
 	size_t n = strlen(text);
 	const char *err = NULL;
-	memcpy(s->line, text, n);
-	buf_reset(&s->out, 1 << 20);
-	reply r = {.out = &s->out, .proto = PROTO_LINE};
-	int rc = proto_line_split(s->line, n, &s->av, command_line_rest, &err);
-	if (rc == PL_ERROR) {
-		reply_error(&r, err);
-	} else if (rc == PL_OK) {
-		cmd_ctx ctx = {.store = s->st, .argv = s->av.v, .argc = s->av.n, .r = &r};
-		command_dispatch(&ctx);
-		s->out_flags = ctx.out_flags;
+	memcpy(line, text, n);
+	int rc = proto_line_split(line, n, &av, command_line_rest, &err);
+	if (rc == PL_ERROR)
+		return err;
+	const char *argv[64];
+	size_t lens[64];
+	for (size_t i = 0; i < av.n && i < 64; i++) {
+		argv[i] = av.v[i].p;
+		lens[i] = av.v[i].len;
 	}
-	assert_int_equal(buf_append_char(&s->out, 0), 0);
-	return buf_start(&s->out);
+	return cmds_runv(s, PROTO_LINE, av.n, argv, lens);
 }
 
 static int setup(void **state)
 {
-	session *s = calloc(1, sizeof(*s));
 	store_config cfg = {.max_key_bytes = 16, .max_value_bytes = 32};
-	s->st = store_create(&cfg);
-	buf_init(&s->out);
+	cmd_session *s = cmds_new(&cfg);
 	*state = s;
-	return s->st ? 0 : -1;
+	return s && s->st ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-	session *s = *state;
-	store_free(s->st);
-	buf_free(&s->out);
-	argvec_free(&s->av);
-	free(s);
+	cmds_free(*state);
 	return 0;
 }
 
 static void test_the_original_transcript(void **state)
 {
-	session *s = *state;
+	cmd_session *s = *state;
 	assert_string_equal(run(s, "SET my_key my_value"), "OK\n");
 	assert_string_equal(run(s, "LOOKUP my_key"), "my_value\n");
 	assert_string_equal(run(s, "LOOKUP nope"), "NOT FOUND\n");
@@ -101,7 +89,7 @@ static void test_the_original_transcript(void **state)
 
 static void test_get_del_exists_ping(void **state)
 {
-	session *s = *state;
+	cmd_session *s = *state;
 	assert_string_equal(run(s, "set k hello world"), "OK\n");
 	assert_string_equal(run(s, "GET k"), "hello world\n");
 	assert_string_equal(run(s, "EXISTS k"), "1\n");
@@ -114,7 +102,7 @@ static void test_get_del_exists_ping(void **state)
 
 static void test_quit_and_exit_reply_ok_and_ask_to_close(void **state)
 {
-	session *s = *state;
+	cmd_session *s = *state;
 	assert_string_equal(run(s, "QUIT"), "OK\n");
 	assert_true(s->out_flags & CMD_OUT_CLOSE);
 	assert_string_equal(run(s, "exit"), "OK\n");
@@ -123,7 +111,7 @@ static void test_quit_and_exit_reply_ok_and_ask_to_close(void **state)
 
 static void test_wrong_arity_names_the_command(void **state)
 {
-	session *s = *state;
+	cmd_session *s = *state;
 	assert_string_equal(run(s, "SET k"),
 	                    "ERROR: wrong number of arguments for 'set' command\n");
 	assert_string_equal(run(s, "LOOKUP"),
@@ -136,7 +124,7 @@ static void test_wrong_arity_names_the_command(void **state)
 
 static void test_limits_give_clear_errors_and_store_nothing(void **state)
 {
-	session *s = *state;
+	cmd_session *s = *state;
 	assert_string_equal(run(s, "SET 0123456789abcdefX v"), "ERROR: key too large\n");
 	assert_string_equal(run(s, "SET k 0123456789abcdef0123456789abcdefX"),
 	                    "ERROR: value too large\n");
@@ -146,7 +134,7 @@ static void test_limits_give_clear_errors_and_store_nothing(void **state)
 
 static void test_binary_value_is_quoted_in_the_reply(void **state)
 {
-	session *s = *state;
+	cmd_session *s = *state;
 	assert_string_equal(run(s, "SET \"a b\" \"x\\ny\\x00\""), "OK\n");
 	assert_string_equal(run(s, "GET \"a b\""), "\"x\\ny\\x00\"\n");
 }
@@ -154,7 +142,7 @@ static void test_binary_value_is_quoted_in_the_reply(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_table_is_sorted_and_every_name_is_lowercase),
+	        cmocka_unit_test(test_table_is_sorted_without_duplicates_and_names_are_lowercase),
 	        cmocka_unit_test(test_lookup_is_case_insensitive_and_exact),
 	        cmocka_unit_test_setup_teardown(test_the_original_transcript, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_get_del_exists_ping, setup, teardown),

@@ -39,19 +39,19 @@ static void test_every_split_point_gives_the_same_command(void **state)
 	        "*4\r\n$3\r\nSET\r\n$0\r\n\r\n$13\r\nbin\r\n\0ary\xff\r\nx\r\n$2\r\nEX\r\n";
 	size_t len = sizeof(cmd) - 1;
 	for (size_t split = 0; split <= len; split++) {
-		char *buf = malloc(len);
+		char *copy = malloc(len);
 		resp_parser p;
 		argvec av = {0};
 		size_t used = 0;
 		resp_parser_init(&p);
-		memcpy(buf, cmd, len);
+		memcpy(copy, cmd, len);
 		int rc = RESP_NEED_MORE;
 		if (split > 0)
-			rc = resp_parse(&p, buf, split, &lim, &av, &used);
+			rc = resp_parse(&p, copy, split, &lim, &av, &used);
 		if (split < len) {
 			assert_int_equal(rc, RESP_NEED_MORE);
 			for (size_t n = split + 1; n <= len && rc == RESP_NEED_MORE; n++)
-				rc = resp_parse(&p, buf, n, &lim, &av, &used);
+				rc = resp_parse(&p, copy, n, &lim, &av, &used);
 		}
 		assert_int_equal(rc, RESP_OK);
 		assert_int_equal(used, len);
@@ -61,7 +61,7 @@ static void test_every_split_point_gives_the_same_command(void **state)
 		assert_memory_equal(av.v[2].p, "bin\r\n\0ary\xff\r\nx", 13);
 		argvec_free(&av);
 		resp_parser_free(&p);
-		free(buf);
+		free(copy);
 	}
 }
 
