@@ -41,8 +41,11 @@ int cmd_get_ll_or_reply(cmd_ctx *ctx, const cmd_arg *arg, long long *out);
  * not NaN). Returns 0 or -1. */
 int cmd_parse_ld(const cmd_arg *arg, long double *out);
 
-/* Shortest text for a long double that reads back equal (INCRBYFLOAT);
- * returns its length. dst must hold 64 bytes. */
+/* Longest text of a long double, as Redis's MAX_LONG_DOUBLE_CHARS. */
+#define CMD_LD_MAX 5120
+
+/* The text Redis stores for an INCRBYFLOAT result (fixed notation, trailing
+ * zeros trimmed); returns its length. dst must hold CMD_LD_MAX bytes. */
 int cmd_format_ld(char *dst, long double v);
 
 /* Current Unix time in ms (CLOCK_REALTIME). */

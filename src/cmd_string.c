@@ -609,7 +609,7 @@ struct number {
 	long long incr;
 	long double fincr;
 	long long result;
-	char text[64];
+	char text[CMD_LD_MAX];
 	size_t len;
 };
 

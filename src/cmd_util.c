@@ -87,7 +87,7 @@ int cmd_get_ll_or_reply(cmd_ctx *ctx, const cmd_arg *arg, long long *out)
 
 int cmd_parse_ld(const cmd_arg *arg, long double *out)
 {
-	char tmp[128];
+	char tmp[CMD_LD_MAX];
 	if (arg->len == 0 || arg->len >= sizeof(tmp))
 		return -1;
 	memcpy(tmp, arg->p, arg->len);
@@ -106,11 +106,13 @@ int cmd_parse_ld(const cmd_arg *arg, long double *out)
 
 int cmd_format_ld(char *dst, long double v)
 {
-	/* %.17Lg then trim trailing zeros of a fraction, as Redis's ld2string
-	 * in human mode does. */
-	int n = snprintf(dst, 64, "%.17Lf", v);
-	if (n <= 0 || n >= 64)
-		return snprintf(dst, 64, "%.17Lg", v);
+	/* Fixed notation with 17 fractional digits, then trailing zeros of the
+	 * fraction trimmed, as Redis's ld2string in human mode: never exponent
+	 * form (1e50 prints all 51 digits). The largest long double needs about
+	 * 4,950 characters, within CMD_LD_MAX. */
+	int n = snprintf(dst, CMD_LD_MAX, "%.17Lf", v);
+	if (n <= 0 || n >= CMD_LD_MAX)
+		return snprintf(dst, CMD_LD_MAX, "%.17Lg", v);
 	if (strchr(dst, '.')) {
 		while (n > 0 && dst[n - 1] == '0')
 			n--;

@@ -713,6 +713,16 @@ static void test_incrbyfloat_refuses_invalid_floats_nan_and_infinity(void **stat
 	assert_string_equal(R2("GET", "k"), "$6\r\n1e4932\r\n");
 }
 
+static void test_incrbyfloat_never_uses_exponent_form(void **state)
+{
+	cmd_session *s = *state;
+	assert_string_equal(R2("SET", "f", "1e50"), "+OK\r\n");
+	assert_string_equal(R2("INCRBYFLOAT", "f", "0"),
+	                    "$51\r\n100000000000000000003583830118858923890798487404544\r\n");
+	assert_string_equal(R2("GET", "f"),
+	                    "$51\r\n100000000000000000003583830118858923890798487404544\r\n");
+}
+
 static void test_incrbyfloat_keeps_the_ttl(void **state)
 {
 	cmd_session *s = *state;
@@ -924,6 +934,7 @@ int main(void)
 	        T(test_incr_keeps_the_ttl),
 	        T(test_incrbyfloat_stores_the_shortest_decimal_text),
 	        T(test_incrbyfloat_refuses_invalid_floats_nan_and_infinity),
+	        T(test_incrbyfloat_never_uses_exponent_form),
 	        T(test_incrbyfloat_keeps_the_ttl),
 	        T(test_concurrent_incr_of_one_key_loses_no_increment),
 	        T(test_concurrent_append_to_one_key_loses_no_byte),
