@@ -1,10 +1,15 @@
 /* store.h - the keyspace: sharded hash tables of binary-safe keys and values.
  *
  * The key space is split into a power-of-two number of shards chosen by the
- * key's hash; each shard is an incrementally rehashed chained hash table with
- * its own mutex, so threads working on different shards never contend and no
- * single resize stalls the server. An entry is one allocation holding its
- * header, key and value.
+ * key's hash; each shard is an incrementally resized open-addressing hash
+ * table with its own mutex, so threads working on different shards never
+ * contend and no single resize stalls the server. An entry is one allocation
+ * holding its header, key, value and (only if it has one) expiry; store.c
+ * describes the layout.
+ *
+ * Reads and writes of a key (store_get, store_exists, store_set, store_set_ex,
+ * store_update, store_mset) update its LRU clock or LFU counter for eviction;
+ * SCAN, RANDOMKEY, RENAME and COPY do not.
  *
  * Error convention: functions return STORE_OK (0) or a negative STORE_E*
  * code; store_strerror() gives the client-facing reason.
@@ -106,7 +111,12 @@ enum store_set_flags {
 /* SET with options, atomically. If old_fn is not NULL it is called under the
  * lock with the previous value when there was one (SET ... GET, GETSET),
  * whether or not the condition then holds. Returns STORE_OK, STORE_ECOND,
- * STORE_EKEYTOOBIG, STORE_EVALTOOBIG, STORE_ENOMEM. */
+ * STORE_EKEYTOOBIG, STORE_EVALTOOBIG, STORE_ENOMEM.
+ * Details: the limits are checked first (old_fn is then not called); an
+ * expired key is absent; NX and XX together never hold; KEEPTTL on a key
+ * without an expiry (or a missing one) leaves it without; an expire_at_ms
+ * already past (without KEEPTTL) deletes the key when the condition holds and
+ * returns STORE_OK; an overwrite keeps the key's LFU counter, as Redis. */
 int store_set_ex(store_t *st, const void *key, size_t klen, const void *val, size_t vlen,
                  int64_t expire_at_ms, unsigned flags, store_read_fn old_fn, void *arg);
 
@@ -133,23 +143,44 @@ typedef struct store_update {
 	void (*fill)(char *dst, const store_val *cur, void *arg);
 } store_upd;
 typedef int (*store_update_fn)(const store_val *cur, store_upd *u, void *arg);
+/* Details: *u starts as STORE_UPD_KEEP. The action applies whatever fn
+ * returns. DELETE and SET_EXPIRE of an absent key do nothing. WRITE replaces
+ * the expiry too: to keep it (APPEND, INCR) fn copies cur->expire_at_ms into
+ * u->expire_at_ms; an expiry already past deletes the key without calling
+ * fill. fill may be NULL: the new value is then new_len zero bytes. A key
+ * longer than max_key_bytes is absent (fn sees NULL), and a WRITE to it
+ * returns STORE_EKEYTOOBIG. An expired key is removed (and counted in
+ * expired_keys) before fn sees NULL; a delete requested by fn or by a past
+ * SET_EXPIRE is not an expiry. SET_EXPIRE may reallocate the entry to make
+ * room for the expiry (STORE_ENOMEM, key unchanged, if that fails). */
 int store_update(store_t *st, const void *key, size_t klen, store_update_fn fn, void *arg);
 
 /* RENAME / RENAMENX: moves src to dst, keeping the expiry; dst is replaced
  * unless nx. Both shards are locked (ascending order) so no reader sees both
  * or neither. Returns STORE_OK, STORE_ENOTFOUND (no src), STORE_ECOND (nx and
- * dst exists), STORE_ENOMEM. src == dst is STORE_OK (or ECOND with nx). */
+ * dst exists), STORE_ENOMEM. src == dst is STORE_OK (or ECOND with nx).
+ * Details: src longer than max_key_bytes is STORE_ENOTFOUND, dst longer is
+ * STORE_EKEYTOOBIG; a missing src is reported before src == dst is looked at;
+ * the LRU/LFU metadata moves with the value. When the two keys differ in
+ * length the value is copied (O(value size) under the two locks). */
 int store_rename(store_t *st, const void *src, size_t slen, const void *dst, size_t dlen, int nx);
 
 /* COPY: copies src to dst with its expiry. Returns STORE_OK, STORE_ENOTFOUND,
- * STORE_ECOND (dst exists and !replace), STORE_ENOMEM. */
+ * STORE_ECOND (dst exists and !replace), STORE_ENOMEM.
+ * Details: key lengths as store_rename. src == dst is STORE_ECOND without
+ * replace and STORE_OK (nothing changes) with it; Redis's COPY refuses the same
+ * key with an error of its own, which the command checks before calling. The
+ * copy gets fresh LRU/LFU metadata. */
 int store_copy(store_t *st, const void *src, size_t slen, const void *dst, size_t dlen,
                int replace);
 
 /* MSET / MSETNX: sets n pairs atomically (all involved shards locked in
  * ascending order; a key given twice: the last value wins). With nx, nothing
  * is written if any key exists (STORE_ECOND). Limits are checked for every
- * pair before anything is written. */
+ * pair before anything is written.
+ * Details: like SET, MSET removes expiries. Returns STORE_OK, STORE_ECOND,
+ * STORE_EKEYTOOBIG, STORE_EVALTOOBIG or STORE_ENOMEM, and on every error
+ * nothing is written. n == 0 is STORE_OK. */
 int store_mset(store_t *st, size_t n, const void *const keys[], const size_t klens[],
                const void *const vals[], const size_t vlens[], int nx);
 
@@ -162,11 +193,20 @@ typedef void (*store_key_fn)(const void *key, size_t klen, const store_val *v, v
  * the scan is complete. Each step visits at least one bucket of one shard and
  * reports every live key in it. Guarantee (as Redis's SCAN): a key present
  * for the whole scan is reported at least once, even when tables grow or
- * shrink in between; a key may be reported more than once. */
+ * shrink in between; a key may be reported more than once.
+ * Details: the cursor is the shard index in bits 32-47 and a position in the
+ * shard's hash space in bits 0-31; a cursor naming no shard ends the scan
+ * (returns 0). A step reports the keys of one cluster of slots, usually a
+ * handful; callers wanting COUNT keys call it until they have them. Expired
+ * keys are not reported. The current implementation reports a key that stays
+ * in the store exactly once per scan, resizes included. */
 uint64_t store_scan(store_t *st, uint64_t cursor, store_key_fn fn, void *arg);
 
 /* Reports one key chosen at random (approximately uniform). STORE_OK or
- * STORE_ENOTFOUND when the store is empty. */
+ * STORE_ENOTFOUND when the store is empty.
+ * Details: a shard is chosen uniformly among those with keys, then a key
+ * uniformly in it. Expired keys are never reported (STORE_ENOTFOUND if only
+ * expired keys are left). */
 int store_random_key(store_t *st, store_key_fn fn, void *arg);
 
 /* ---- Expiry and eviction ---- */
@@ -174,7 +214,13 @@ int store_random_key(store_t *st, store_key_fn fn, void *arg);
 /* Active expiry: samples keys with an expiry in a few shards (continuing
  * round-robin where the previous call stopped; safe from several threads) and
  * deletes the expired ones, for at most budget_us microseconds. Returns the
- * number of keys removed. */
+ * number of keys removed.
+ * Details: shards without an expiring key are skipped at the cost of a load;
+ * within a shard the slots are swept from where the last visit stopped, 20
+ * expiring keys per round, and rounds repeat while more than a quarter of
+ * those looked at had expired (as Redis). The clock is checked between
+ * rounds, so budget 0 still does one round. A call makes at most as many
+ * shard visits as there are shards. */
 size_t store_expire_cycle(store_t *st, uint64_t budget_us);
 
 enum store_evict_policy {
@@ -187,23 +233,34 @@ enum store_evict_policy {
 	STORE_EVICT_VOLATILE_RANDOM,
 	STORE_EVICT_VOLATILE_TTL,
 };
-/* Parses "noeviction", "allkeys-lru", ... (Redis's names); -1 if unknown. */
+/* Parses "noeviction", "allkeys-lru", ... (Redis's names, any case); -1 if
+ * unknown. store_evict_policy_name returns "unknown" for a value that is not
+ * a policy. */
 int store_evict_policy_parse(const char *name);
 const char *store_evict_policy_name(int policy);
 
-/* maxmemory 0 = unlimited. Safe to call at any time. */
+/* maxmemory 0 = unlimited. Safe to call at any time. A policy that is not a
+ * STORE_EVICT_* value is taken as noeviction. Choose the policy before the
+ * keys are read if it is an LFU one: the 24 access bits of a key hold either
+ * an LRU clock or an LFU counter, whichever the policy needed when it was last
+ * accessed. */
 void store_set_maxmemory(store_t *st, uint64_t bytes, int policy);
 
 /* Called before a command that may add memory: if store_mem_used() is over
  * maxmemory, evicts keys by the policy (sampling, as Redis does: 5 keys per
  * round, the best candidate of an eviction pool) until under the limit.
  * Returns STORE_OK, or STORE_EOOM if still over (noeviction, or nothing
- * evictable: volatile-* with no expiring keys). */
+ * evictable: volatile-* with no expiring keys).
+ * Details: with maxmemory set, each call sums the shards' counters (one load
+ * per shard). Evicting threads take turns (one store-wide eviction lock); the
+ * others keep serving. A candidate read or written since it was sampled is
+ * passed over. Evicted keys count in evicted_keys, not expired_keys. */
 int store_make_room(store_t *st);
 
 /* Cumulative counters for INFO. */
 typedef struct store_counters {
-	uint64_t expired_keys; /* removed because their time passed (lazy or active) */
+	uint64_t expired_keys; /* removed because their time passed (lazy or active,
+	                        * or overwritten after it passed) */
 	uint64_t evicted_keys; /* removed by maxmemory */
 	uint64_t expires;      /* keys that currently have an expiry */
 } store_counters;

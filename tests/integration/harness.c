@@ -1039,6 +1039,30 @@ void mdb_proc_free(mdb_proc *res)
 	memset(res, 0, sizeof *res);
 }
 
+char *mdb_which(const char *name)
+{
+	if (strchr(name, '/') != NULL)
+		return access(name, X_OK) == 0 ? strdup(name) : NULL;
+	const char *path = getenv("PATH");
+	if (path == NULL || *path == '\0')
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (const char *p = path;;) {
+		const char *colon = strchr(p, ':');
+		size_t n = colon != NULL ? (size_t)(colon - p) : strlen(p);
+		char *cand = NULL;
+		/* An empty PATH entry means the current directory. */
+		if (asprintf(&cand, "%.*s/%s", (int)(n ? n : 1), n ? p : ".", name) < 0)
+			return NULL;
+		struct stat st;
+		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
+			return cand;
+		free(cand);
+		if (colon == NULL)
+			return NULL;
+		p = colon + 1;
+	}
+}
+
 /* ---- assertions ---- */
 
 /* Prints s with bytes outside printable ASCII escaped, for failure messages;

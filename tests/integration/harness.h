@@ -192,6 +192,11 @@ int mdb_run(const char *const argv[], const char *input, size_t input_len, int t
 
 void mdb_proc_free(mdb_proc *res);
 
+/* Looks name up in $PATH as the shell's `command -v` does (the first
+ * executable regular file). Returns a malloc'd path, or NULL when there is
+ * none: tests of optional peers (redis-cli, redis-benchmark) skip then. */
+char *mdb_which(const char *name);
+
 /* ---- assertions (test thread only) ---- */
 
 /* Sends cmd and fails the test unless the reply is exactly expected. */
