@@ -36,9 +36,17 @@
 #define EXPIRE_PERIOD_MS 100
 #define EXPIRE_BUDGET_US 5000
 
+/* Accepted sockets handed to another worker wait here until its loop wakes. */
+typedef struct handoff {
+	pthread_mutex_t lock;
+	int *fds;
+	size_t n, cap;
+} handoff;
+
 typedef struct worker {
 	server_t *srv;
 	conn_worker cw;
+	handoff inbox;
 	loop_io listen_io;
 	loop_timer deadline;
 	loop_timer expire;
@@ -58,6 +66,7 @@ struct server {
 	_Atomic uint64_t next_id;
 	atomic_int stop;
 	int64_t start_ms;
+	_Atomic unsigned next_worker; /* round-robin placement of new connections */
 };
 
 static void reject(worker *wk, int fd)
@@ -69,6 +78,69 @@ static void reject(worker *wk, int fd)
 	atomic_fetch_add_explicit(&wk->cw.stats.rejected_maxclients, 1, memory_order_relaxed);
 }
 
+/* Starts serving fd on worker wk (its own thread). */
+static void adopt(worker *wk, int fd)
+{
+	if (conn_create(&wk->cw, fd) != 0) {
+		atomic_fetch_sub_explicit(&wk->srv->nclients, 1, memory_order_relaxed);
+		log_error("server", "could not set up a connection");
+	}
+}
+
+/* Queues fd for worker to (another thread) and wakes its loop. */
+static void hand_off(worker *to, int fd)
+{
+	handoff *h = &to->inbox;
+	pthread_mutex_lock(&h->lock);
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 64;
+		int *fds = realloc(h->fds, cap * sizeof(*fds));
+		if (!fds) {
+			pthread_mutex_unlock(&h->lock);
+			close(fd);
+			atomic_fetch_sub_explicit(&to->srv->nclients, 1, memory_order_relaxed);
+			log_error("server", "out of memory handing off a connection");
+			return;
+		}
+		h->fds = fds;
+		h->cap = cap;
+	}
+	h->fds[h->n++] = fd;
+	pthread_mutex_unlock(&h->lock);
+	loop_wake(to->cw.loop);
+}
+
+/* Adopts every socket other workers handed to wk (on wk's thread). When the
+ * server is stopping they are closed instead: they were never served. */
+static void drain_inbox(worker *wk)
+{
+	handoff *h = &wk->inbox;
+	int fds[64];
+	for (;;) {
+		size_t n = 0;
+		pthread_mutex_lock(&h->lock);
+		while (n < 64 && h->n > 0)
+			fds[n++] = h->fds[--h->n];
+		pthread_mutex_unlock(&h->lock);
+		if (n == 0)
+			return;
+		for (size_t i = 0; i < n; i++) {
+			if (wk->stopping) {
+				close(fds[i]);
+				atomic_fetch_sub_explicit(&wk->srv->nclients, 1,
+				                          memory_order_relaxed);
+			} else {
+				adopt(wk, fds[i]);
+			}
+		}
+	}
+}
+
+/* The kernel wakes one worker per readiness of the shared listener
+ * (EPOLLEXCLUSIVE), and a burst of connections would all land on it. So
+ * connections are placed round-robin: the accepting worker keeps those that
+ * fall to it and hands the others over (memcached's dispatcher does the
+ * same). A connection then stays on its worker for life. */
 static void on_accept(loop_t *l, loop_io *io, unsigned events)
 {
 	worker *wk = io->arg;
@@ -95,10 +167,12 @@ static void on_accept(loop_t *l, loop_io *io, unsigned events)
 			         LF_I("max_clients", s->cfg->max_clients));
 			continue;
 		}
-		if (conn_create(&wk->cw, fd) != 0) {
-			atomic_fetch_sub_explicit(&s->nclients, 1, memory_order_relaxed);
-			log_error("server", "could not set up a connection");
-		}
+		unsigned t = atomic_fetch_add_explicit(&s->next_worker, 1, memory_order_relaxed) %
+		             (unsigned)s->nworkers;
+		if (&s->workers[t] == wk)
+			adopt(wk, fd);
+		else
+			hand_off(&s->workers[t], fd);
 	}
 }
 
@@ -129,6 +203,7 @@ static void on_expire(loop_t *l, loop_timer *t)
 static void on_wake(loop_t *l, void *arg)
 {
 	worker *wk = arg;
+	drain_inbox(wk);
 	if (!atomic_load(&wk->srv->stop) || wk->stopping)
 		return;
 	wk->stopping = 1;
@@ -249,6 +324,9 @@ int server_start(server_t *s)
 		rc = conn_worker_init(&wk->cw);
 		if (rc < 0)
 			return rc;
+		rc = -pthread_mutex_init(&wk->inbox.lock, NULL);
+		if (rc < 0)
+			return rc;
 		loop_timer_init(&wk->expire, on_expire, wk);
 		loop_timer_set(wk->cw.loop, &wk->expire,
 		               loop_clock_ms() +
@@ -337,9 +415,15 @@ void server_free(server_t *s)
 	if (!s)
 		return;
 	for (int i = 0; i < s->nworkers; i++) {
-		loop_free(s->workers[i].cw.loop);
-		if (s->workers[i].cw.loop)
-			conn_worker_destroy(&s->workers[i].cw);
+		worker *wk = &s->workers[i];
+		if (wk->cw.loop) {
+			conn_worker_destroy(&wk->cw);
+			for (size_t j = 0; j < wk->inbox.n; j++)
+				close(wk->inbox.fds[j]);
+			free(wk->inbox.fds);
+			pthread_mutex_destroy(&wk->inbox.lock);
+		}
+		loop_free(wk->cw.loop);
 	}
 	free(s->workers);
 	if (s->listen_fd >= 0)
