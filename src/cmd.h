@@ -54,4 +54,25 @@ int64_t cmd_now_ms(void);
 /* Key lookups bump the worker's keyspace_hits / keyspace_misses. */
 void cmd_count_lookup(cmd_ctx *ctx, int hit);
 
+/* One subcommand of a container command (CLIENT, CONFIG, COMMAND). arity
+ * counts the container and the subcommand, as Redis's "client|setname" (3). */
+typedef struct cmd_subcommand {
+	const char *name; /* lowercase */
+	int arity;
+	cmd_fn fn;
+} cmd_subcommand;
+
+/* Runs the subcommand named by argv[1] after Redis 7's arity check, or
+ * replies Redis's unknown-subcommand error. upper is the container's name in
+ * capitals, lower in lowercase. */
+void cmd_subcommand_run(cmd_ctx *ctx, const char *upper, const char *lower,
+                        const cmd_subcommand *subs, size_t n);
+
+/* Redis's HELP reply: a header, the NULL-terminated lines, and HELP itself. */
+void cmd_reply_help(cmd_ctx *ctx, const char *upper, const char *const *lines);
+
+/* At most 128 bytes of an argument for an error message, as Redis prints it
+ * (ends at a NUL; CR and LF become spaces). out must hold 129 bytes. */
+const char *cmd_arg_for_error(const cmd_arg *a, char *out);
+
 #endif

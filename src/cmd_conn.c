@@ -27,73 +27,6 @@
 
 #define ERR_SYNTAX "syntax error"
 
-/* ---- container commands ----
- * subcommand_run, reply_help and arg_for_error have a twin in cmd_server.c; they
- * belong in cmd_util.c (cmd.h) as shared helpers, which this change could
- * not touch. */
-
-/* One subcommand of a container command (CLIENT). arity counts the container
- * and the subcommand, as Redis's "client|setname" (3). */
-typedef struct subcommand {
-	const char *name; /* lowercase */
-	int arity;
-	cmd_fn fn;
-} subcommand;
-
-/* Copies at most 128 bytes of an argument for an error message as Redis
- * prints it (%.128s of a C string: it ends at a NUL), with CR and LF turned
- * into spaces so the error stays one line. out must hold 129 bytes. */
-static const char *arg_for_error(const cmd_arg *a, char *out)
-{
-	size_t n = a->len < 128 ? a->len : 128;
-	size_t i = 0;
-	for (; i < n && a->p[i] != 0; i++)
-		out[i] = a->p[i] == '\r' || a->p[i] == '\n' ? ' ' : a->p[i];
-	out[i] = 0;
-	return out;
-}
-
-/* Runs the subcommand named by argv[1] after Redis 7's arity check, or
- * replies Redis's unknown-subcommand error. upper is the container's name in
- * capitals, lower in lowercase. */
-static void subcommand_run(cmd_ctx *ctx, const char *upper, const char *lower,
-                           const subcommand *subs, size_t n)
-{
-	char tmp[129];
-	for (size_t i = 0; i < n; i++) {
-		const subcommand *sc = &subs[i];
-		if (!cmd_arg_is(&ctx->argv[1], sc->name))
-			continue;
-		if ((sc->arity > 0 && ctx->argc != (size_t)sc->arity) ||
-		    (sc->arity < 0 && ctx->argc < (size_t)-sc->arity)) {
-			reply_errorf(ctx->r, "wrong number of arguments for '%s|%s' command", lower,
-			             sc->name);
-			return;
-		}
-		sc->fn(ctx);
-		return;
-	}
-	reply_errorf(ctx->r, "unknown subcommand '%s'. Try %s HELP.",
-	             arg_for_error(&ctx->argv[1], tmp), upper);
-}
-
-/* Redis's addReplyHelp: a header, the lines, and the HELP entry. */
-static void reply_help(cmd_ctx *ctx, const char *upper, const char *const *lines)
-{
-	size_t n = 0;
-	while (lines[n])
-		n++;
-	reply_array(ctx->r, n + 3);
-	char head[96];
-	snprintf(head, sizeof(head),
-	         "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", upper);
-	reply_status(ctx->r, head);
-	for (size_t i = 0; i < n; i++)
-		reply_status(ctx->r, lines[i]);
-	reply_status(ctx->r, "HELP");
-	reply_status(ctx->r, "    Print this help.");
-}
-
 static void reply_oom(cmd_ctx *ctx)
 {
 	cmd_reply_store_error(ctx, STORE_ENOMEM);
@@ -267,7 +200,7 @@ static void cmd_hello(cmd_ctx *ctx)
 		} else {
 			char tmp[129];
 			reply_errorf(ctx->r, "Syntax error in HELLO option '%s'",
-			             arg_for_error(opt, tmp));
+			             cmd_arg_for_error(opt, tmp));
 			return;
 		}
 	}
@@ -353,12 +286,12 @@ static void client_setinfo(cmd_ctx *ctx)
 	} else if (cmd_arg_is(attr, "lib-ver")) {
 		field = &ctx->client->lib_ver;
 	} else {
-		reply_errorf(ctx->r, "Unrecognized option '%s'", arg_for_error(attr, tmp));
+		reply_errorf(ctx->r, "Unrecognized option '%s'", cmd_arg_for_error(attr, tmp));
 		return;
 	}
 	if (!attr_is_valid(val)) {
 		reply_errorf(ctx->r, "%s cannot contain spaces, newlines or special characters.",
-		             arg_for_error(attr, tmp));
+		             cmd_arg_for_error(attr, tmp));
 		return;
 	}
 	if (client_set_str(ctx->client, field, val) != 0) {
@@ -405,7 +338,7 @@ static void client_list(cmd_ctx *ctx)
 		    cmd_arg_is(t, "pubsub")) {
 			none = 1;
 		} else if (!cmd_arg_is(t, "normal")) {
-			reply_errorf(ctx->r, "Unknown client type '%s'", arg_for_error(t, tmp));
+			reply_errorf(ctx->r, "Unknown client type '%s'", cmd_arg_for_error(t, tmp));
 			return;
 		}
 	} else if (ctx->argc > 3 && cmd_arg_is(&ctx->argv[2], "id")) {
@@ -501,10 +434,10 @@ static void client_help(cmd_ctx *ctx)
 	        "    Accepted for compatibility; reads still update access times.",
 	        NULL,
 	};
-	reply_help(ctx, "CLIENT", lines);
+	cmd_reply_help(ctx, "CLIENT", lines);
 }
 
-static const subcommand client_subcommands[] = {
+static const cmd_subcommand client_subcommands[] = {
         {"getname", 2, client_getname}, {"help", 2, client_help},   {"id", 2, client_id},
         {"info", 2, client_info},       {"list", -2, client_list},  {"no-evict", 3, client_on_off},
         {"no-touch", 3, client_on_off}, {"reply", 3, client_reply}, {"setinfo", 4, client_setinfo},
@@ -513,8 +446,8 @@ static const subcommand client_subcommands[] = {
 
 static void cmd_client_cmd(cmd_ctx *ctx)
 {
-	subcommand_run(ctx, "CLIENT", "client", client_subcommands,
-	               sizeof(client_subcommands) / sizeof(client_subcommands[0]));
+	cmd_subcommand_run(ctx, "CLIENT", "client", client_subcommands,
+	                   sizeof(client_subcommands) / sizeof(client_subcommands[0]));
 }
 
 /* Flags as Redis 7's (CMD_LOADING where Redis has "loading"). ECHO's

@@ -39,72 +39,6 @@
 
 #define ERR_SYNTAX "syntax error"
 
-/* ---- helpers ----
- * subcommand_run, reply_help and arg_for_error have a twin in cmd_conn.c; they
- * belong in cmd_util.c (cmd.h) as shared helpers, which this change could
- * not touch. */
-
-/* One subcommand of a container command (COMMAND, CONFIG). arity counts the
- * container and the subcommand, as Redis's "config|get" (-3). */
-typedef struct subcommand {
-	const char *name; /* lowercase */
-	int arity;
-	cmd_fn fn;
-} subcommand;
-
-/* At most 128 bytes of an argument for an error message, as Redis prints
- * it (%.128s of a C string: it ends at a NUL), CR and LF turned into spaces.
- * out must hold 129 bytes. */
-static const char *arg_for_error(const cmd_arg *a, char *out)
-{
-	size_t n = a->len < 128 ? a->len : 128;
-	size_t i = 0;
-	for (; i < n && a->p[i] != 0; i++)
-		out[i] = a->p[i] == '\r' || a->p[i] == '\n' ? ' ' : a->p[i];
-	out[i] = 0;
-	return out;
-}
-
-/* Runs the subcommand named by argv[1] after Redis 7's arity check, or
- * replies Redis's unknown-subcommand error. */
-static void subcommand_run(cmd_ctx *ctx, const char *upper, const char *lower,
-                           const subcommand *subs, size_t n)
-{
-	char tmp[129];
-	for (size_t i = 0; i < n; i++) {
-		const subcommand *sc = &subs[i];
-		if (!cmd_arg_is(&ctx->argv[1], sc->name))
-			continue;
-		if ((sc->arity > 0 && ctx->argc != (size_t)sc->arity) ||
-		    (sc->arity < 0 && ctx->argc < (size_t)-sc->arity)) {
-			reply_errorf(ctx->r, "wrong number of arguments for '%s|%s' command", lower,
-			             sc->name);
-			return;
-		}
-		sc->fn(ctx);
-		return;
-	}
-	reply_errorf(ctx->r, "unknown subcommand '%s'. Try %s HELP.",
-	             arg_for_error(&ctx->argv[1], tmp), upper);
-}
-
-/* Redis's addReplyHelp: a header, the lines, and the HELP entry. */
-static void reply_help(cmd_ctx *ctx, const char *upper, const char *const *lines)
-{
-	size_t n = 0;
-	while (lines[n])
-		n++;
-	reply_array(ctx->r, n + 3);
-	char head[96];
-	snprintf(head, sizeof(head),
-	         "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", upper);
-	reply_status(ctx->r, head);
-	for (size_t i = 0; i < n; i++)
-		reply_status(ctx->r, lines[i]);
-	reply_status(ctx->r, "HELP");
-	reply_status(ctx->r, "    Print this help.");
-}
-
 /* Text built with printf-style appends; an allocation failure is sticky
  * and checked once at the end, as reply.h does. */
 typedef struct text {
@@ -397,10 +331,10 @@ static void command_help(cmd_ctx *ctx)
 	        "    Return the keys from a full command.",
 	        NULL,
 	};
-	reply_help(ctx, "COMMAND", lines);
+	cmd_reply_help(ctx, "COMMAND", lines);
 }
 
-static const subcommand command_subcommands[] = {
+static const cmd_subcommand command_subcommands[] = {
         {"count", 2, command_count}, {"docs", -2, command_docs}, {"getkeys", -3, command_getkeys},
         {"help", 2, command_help},   {"info", -2, command_info}, {"list", -2, command_list},
 };
@@ -410,8 +344,8 @@ static void cmd_command(cmd_ctx *ctx)
 	if (ctx->argc == 1)
 		reply_all_commands(ctx);
 	else
-		subcommand_run(ctx, "COMMAND", "command", command_subcommands,
-		               NELEM(command_subcommands));
+		cmd_subcommand_run(ctx, "COMMAND", "command", command_subcommands,
+		                   NELEM(command_subcommands));
 }
 
 /* ---- CONFIG ---- */
@@ -532,7 +466,7 @@ static void config_set(cmd_ctx *ctx)
 			return;
 		}
 	reply_errorf(ctx->r, "Unknown option or number of arguments for CONFIG SET - '%s'",
-	             arg_for_error(name, tmp));
+	             cmd_arg_for_error(name, tmp));
 }
 
 /* CONFIG RESETSTAT: accepted; the counters are cumulative for the life of
@@ -554,10 +488,10 @@ static void config_help(cmd_ctx *ctx)
 	        "    Accepted; statistics are not reset.",
 	        NULL,
 	};
-	reply_help(ctx, "CONFIG", lines);
+	cmd_reply_help(ctx, "CONFIG", lines);
 }
 
-static const subcommand config_subcommands[] = {
+static const cmd_subcommand config_subcommands[] = {
         {"get", -3, config_get},
         {"help", 2, config_help},
         {"resetstat", 2, config_resetstat},
@@ -566,7 +500,7 @@ static const subcommand config_subcommands[] = {
 
 static void cmd_config(cmd_ctx *ctx)
 {
-	subcommand_run(ctx, "CONFIG", "config", config_subcommands, NELEM(config_subcommands));
+	cmd_subcommand_run(ctx, "CONFIG", "config", config_subcommands, NELEM(config_subcommands));
 }
 
 /* ---- INFO ---- */

@@ -142,3 +142,57 @@ void cmd_count_lookup(cmd_ctx *ctx, int hit)
 	else
 		CMD_STAT_ADD(ctx->stats->keyspace_misses, 1);
 }
+
+/* Copies at most 128 bytes of an argument for an error message as Redis
+ * prints it (%.128s of a C string: it ends at a NUL), with CR and LF turned
+ * into spaces so the error stays one line. out must hold 129 bytes. */
+const char *cmd_arg_for_error(const cmd_arg *a, char *out)
+{
+	size_t n = a->len < 128 ? a->len : 128;
+	size_t i = 0;
+	for (; i < n && a->p[i] != 0; i++)
+		out[i] = a->p[i] == '\r' || a->p[i] == '\n' ? ' ' : a->p[i];
+	out[i] = 0;
+	return out;
+}
+
+/* Runs the subcommand named by argv[1] after Redis 7's arity check, or
+ * replies Redis's unknown-subcommand error. upper is the container's name in
+ * capitals, lower in lowercase. */
+void cmd_subcommand_run(cmd_ctx *ctx, const char *upper, const char *lower,
+                        const cmd_subcommand *subs, size_t n)
+{
+	char tmp[129];
+	for (size_t i = 0; i < n; i++) {
+		const cmd_subcommand *sc = &subs[i];
+		if (!cmd_arg_is(&ctx->argv[1], sc->name))
+			continue;
+		if ((sc->arity > 0 && ctx->argc != (size_t)sc->arity) ||
+		    (sc->arity < 0 && ctx->argc < (size_t)-sc->arity)) {
+			reply_errorf(ctx->r, "wrong number of arguments for '%s|%s' command", lower,
+			             sc->name);
+			return;
+		}
+		sc->fn(ctx);
+		return;
+	}
+	reply_errorf(ctx->r, "unknown subcommand '%s'. Try %s HELP.",
+	             cmd_arg_for_error(&ctx->argv[1], tmp), upper);
+}
+
+/* Redis's addReplyHelp: a header, the lines, and the HELP entry. */
+void cmd_reply_help(cmd_ctx *ctx, const char *upper, const char *const *lines)
+{
+	size_t n = 0;
+	while (lines[n])
+		n++;
+	reply_array(ctx->r, n + 3);
+	char head[96];
+	snprintf(head, sizeof(head),
+	         "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", upper);
+	reply_status(ctx->r, head);
+	for (size_t i = 0; i < n; i++)
+		reply_status(ctx->r, lines[i]);
+	reply_status(ctx->r, "HELP");
+	reply_status(ctx->r, "    Print this help.");
+}
