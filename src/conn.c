@@ -289,7 +289,10 @@ static int conn_read(conn *c)
 	 * the declared length is the client's word, not a promise). */
 	if (c->rp.need > want)
 		want = c->rp.need < READ_BIG_CHUNK ? c->rp.need : READ_BIG_CHUNK;
-	if (buf_used(&c->in) + want > c->w->cfg->max_query_buffer_bytes) {
+	size_t limit = c->w->cfg->max_query_buffer_bytes;
+	if (buf_used(&c->in) < limit && limit - buf_used(&c->in) < want)
+		want = limit - buf_used(&c->in);
+	if (buf_used(&c->in) >= limit) {
 		log_warn("conn", "query buffer limit reached, closing", LF_U("client_id", c->id),
 		         LF_S("peer", c->client.peer),
 		         LF_U("limit", c->w->cfg->max_query_buffer_bytes));
@@ -304,7 +307,10 @@ static int conn_read(conn *c)
 		conn_close(c);
 		return -1;
 	}
-	ssize_t n = read(c->io.fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+	size_t room = c->in.cap - c->in.len;
+	if (room > limit - buf_used(&c->in))
+		room = limit - buf_used(&c->in);
+	ssize_t n = read(c->io.fd, c->in.data + c->in.len, room);
 	if (n > 0) {
 		c->in.len += (size_t)n;
 		c->last_active_ms = loop_now_ms(c->w->loop);
