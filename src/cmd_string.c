@@ -170,18 +170,50 @@ static void cmd_get(cmd_ctx *ctx)
 		reply_null(ctx->r);
 }
 
-/* Each key is read under its own shard lock: unlike Redis, a concurrent MSET
- * may be seen half done (the store has no multi-key read). */
+struct mget_out {
+	cmd_ctx *ctx;
+	size_t hits;
+};
+
+static void mget_value(size_t i, const void *val, size_t vlen, int found, void *arg)
+{
+	struct mget_out *o = arg;
+	(void)i;
+	if (found) {
+		reply_bulk(o->ctx->r, val, vlen);
+		o->hits++;
+	} else {
+		reply_null(o->ctx->r);
+	}
+}
+
+/* One atomic view of all keys, as Redis gives: a concurrent MSET is seen whole
+ * or not at all. */
 static void cmd_mget(cmd_ctx *ctx)
 {
-	reply_array(ctx->r, ctx->argc - 1);
-	for (size_t i = 1; i < ctx->argc; i++) {
-		const cmd_arg *k = &ctx->argv[i];
-		int hit = store_get(ctx->store, k->p, k->len, value_reply, ctx->r) == STORE_OK;
-		cmd_count_lookup(ctx, hit);
-		if (!hit)
+	size_t n = ctx->argc - 1;
+	const void **keys = malloc(n * (sizeof(void *) + sizeof(size_t)));
+	if (keys == NULL) {
+		cmd_reply_store_error(ctx, STORE_ENOMEM);
+		return;
+	}
+	size_t *lens = (size_t *)(keys + n);
+	for (size_t i = 0; i < n; i++) {
+		keys[i] = ctx->argv[i + 1].p;
+		lens[i] = ctx->argv[i + 1].len;
+	}
+	struct mget_out o = {ctx, 0};
+	reply_array(ctx->r, n);
+	if (store_mget(ctx->store, n, (const void *const *)keys, lens, mget_value, &o) !=
+	    STORE_OK) {
+		/* The array header is out: complete it with nulls, then count
+		 * nothing (the reply stays well-formed). */
+		for (size_t i = 0; i < n; i++)
 			reply_null(ctx->r);
 	}
+	free(keys);
+	for (size_t i = 0; i < n; i++)
+		cmd_count_lookup(ctx, i < o.hits);
 }
 
 static void length_of(const void *val, size_t vlen, int64_t expire_at_ms, void *arg)

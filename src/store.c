@@ -1031,6 +1031,46 @@ static void mset_unlock(store_t *st, const struct mset_work *w, size_t n)
 	}
 }
 
+int store_mget(store_t *st, size_t n, const void *const keys[], const size_t klens[],
+               store_mget_fn fn, void *arg)
+{
+	if (n == 0)
+		return STORE_OK;
+	uint64_t *hash = malloc(n * (sizeof(uint64_t) + sizeof(uint32_t)));
+	if (hash == NULL)
+		return STORE_ENOMEM;
+	uint32_t *order = (uint32_t *)(hash + n);
+	for (size_t i = 0; i < n; i++) {
+		hash[i] = store_hash(st, keys[i], klens[i]);
+		order[i] = (uint32_t)((hash[i] >> 48) & st->shard_mask);
+	}
+	qsort(order, n, sizeof(*order), cmp_u32);
+	/* Ascending shard order, as store_mset: readers and writers of several
+	 * shards never wait on each other in a cycle. */
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || order[i] != order[i - 1])
+			pthread_mutex_lock(&st->shards[order[i]].lock);
+	int64_t now = store_now_ms();
+	for (size_t i = 0; i < n; i++) {
+		struct loc l;
+		/* Expired entries are left to lazy or active expiry: freeing
+		 * them here would mean collecting them across shards. */
+		if (klens[i] <= st->max_key &&
+		    do_find(shard_of(st, hash[i]), hash[i], keys[i], klens[i], &l) &&
+		    !entry_expired(l.e, now)) {
+			store_do_touch(st, l.e);
+			fn(i, entry_cval(l.e), entry_vlen(l.e), 1, arg);
+		} else {
+			fn(i, NULL, 0, 0, arg);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || order[i] != order[i - 1])
+			pthread_mutex_unlock(&st->shards[order[i]].lock);
+	free(hash);
+	return STORE_OK;
+}
+
 int store_mset(store_t *st, size_t n, const void *const keys[], const size_t klens[],
                const void *const vals[], const size_t vlens[], int nx)
 {

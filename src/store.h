@@ -184,6 +184,15 @@ int store_copy(store_t *st, const void *src, size_t slen, const void *dst, size_
 int store_mset(store_t *st, size_t n, const void *const keys[], const size_t klens[],
                const void *const vals[], const size_t vlens[], int nx);
 
+/* MGET: reads n keys as one atomic view (all involved shards locked in
+ * ascending order, as store_mset, so a concurrent MSET is seen whole or not at
+ * all). fn is called once per key, in the given order, with found = 0 and
+ * val = NULL for a missing or expired key; it runs under the locks and must
+ * not call into the store. Returns STORE_OK or STORE_ENOMEM (fn not called). */
+typedef void (*store_mget_fn)(size_t i, const void *val, size_t vlen, int found, void *arg);
+int store_mget(store_t *st, size_t n, const void *const keys[], const size_t klens[],
+               store_mget_fn fn, void *arg);
+
 /* ---- Iteration ---- */
 
 /* Called for each key under its shard lock; must not call into the store. */

@@ -807,6 +807,87 @@ static void test_concurrent_reader_never_sees_a_partial_mset_across_shards(void 
 	store_free(st);
 }
 
+/* store_mget sees an MSET whole or not at all: every key of one read carries
+ * the same version. */
+static void mget_version(size_t i, const void *val, size_t vlen, int found, void *arg)
+{
+	uint64_t *v = arg;
+	v[i] = 0;
+	if (found && vlen == sizeof(uint64_t))
+		memcpy(&v[i], val, sizeof(uint64_t));
+}
+
+static void *mget_reader(void *arg)
+{
+	struct mset_race *r = arg;
+	char keybuf[MSET_KEYS][16];
+	const void *keys[MSET_KEYS];
+	size_t klens[MSET_KEYS];
+	for (unsigned k = 0; k < MSET_KEYS; k++) {
+		klens[k] = (size_t)snprintf(keybuf[k], sizeof(keybuf[k]), "mset:%u", k);
+		keys[k] = keybuf[k];
+	}
+	while (!atomic_load(&r->done)) {
+		uint64_t v[MSET_KEYS];
+		store_mget(r->st, MSET_KEYS, keys, klens, mget_version, v);
+		for (unsigned k = 1; k < MSET_KEYS; k++)
+			if (v[k] != v[0])
+				r->violations++;
+		r->reads++;
+	}
+	return NULL;
+}
+
+static void test_mget_never_sees_a_partial_mset_across_shards(void **state)
+{
+	(void)state;
+	store_config cfg = {.shards = 64};
+	store_t *st = store_create(&cfg);
+	assert_non_null(st);
+	struct mset_race r = {.st = st};
+	char keybuf[MSET_KEYS][16];
+	const void *keys[MSET_KEYS], *vals[MSET_KEYS];
+	size_t klens[MSET_KEYS], vlens[MSET_KEYS];
+	uint64_t version[MSET_KEYS];
+	pthread_t tid;
+
+	for (unsigned k = 0; k < MSET_KEYS; k++) {
+		klens[k] = (size_t)snprintf(keybuf[k], sizeof(keybuf[k]), "mset:%u", k);
+		keys[k] = keybuf[k];
+		vals[k] = &version[k];
+		vlens[k] = sizeof(uint64_t);
+	}
+	unsigned errors = 0;
+	assert_int_equal(pthread_create(&tid, NULL, mget_reader, &r), 0);
+	for (uint64_t v = 1; v <= MSET_ROUNDS; v++) {
+		for (unsigned k = 0; k < MSET_KEYS; k++)
+			version[k] = v;
+		errors += store_mset(st, MSET_KEYS, keys, klens, vals, vlens, 0) != STORE_OK;
+	}
+	atomic_store(&r.done, 1);
+	assert_int_equal(pthread_join(tid, NULL), 0);
+	assert_int_equal(errors, 0);
+	assert_int_equal(r.violations, 0);
+	assert_true(r.reads > 0);
+	store_free(st);
+}
+
+static void test_mget_reports_missing_and_expired_keys_in_order(void **state)
+{
+	(void)state;
+	store_t *st = store_create(NULL);
+	assert_non_null(st);
+	assert_int_equal(store_set(st, "a", 1, "\1\0\0\0\0\0\0\0", 8, 0), STORE_OK);
+	assert_int_equal(store_set(st, "gone", 4, "\2\0\0\0\0\0\0\0", 8, 0), STORE_OK);
+	assert_int_equal(store_set_ex(st, "gone", 4, "x", 1, 1, 0, NULL, NULL), STORE_OK);
+	const void *keys[] = {"missing", "a", "gone", "a"};
+	const size_t klens[] = {7, 1, 4, 1};
+	uint64_t v[4] = {9, 9, 9, 9};
+	assert_int_equal(store_mget(st, 4, keys, klens, mget_version, v), STORE_OK);
+	assert_true(v[0] == 0 && v[1] == 1 && v[2] == 0 && v[3] == 1);
+	store_free(st);
+}
+
 static int keep_fn(const store_val *cur, store_upd *u, void *arg)
 {
 	(void)u;
@@ -875,6 +956,8 @@ int main(void)
 	        cmocka_unit_test(
 	                test_mset_of_many_new_keys_into_a_shard_in_mid_resize_keeps_every_key),
 	        cmocka_unit_test(test_concurrent_reader_never_sees_a_partial_mset_across_shards),
+	        cmocka_unit_test(test_mget_never_sees_a_partial_mset_across_shards),
+	        cmocka_unit_test(test_mget_reports_missing_and_expired_keys_in_order),
 	        cmocka_unit_test(test_keys_over_the_limit_are_absent_to_update_rename_and_copy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
