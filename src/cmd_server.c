@@ -358,7 +358,8 @@ enum param_kind {
 	PK_INT,    /* int field of struct config at off */
 	PK_SIZE,   /* size_t field at off */
 	PK_STR,    /* char * field at off */
-	PK_POLICY, /* maxmemory_policy, by name */
+	PK_MAXMEM, /* the maxmemory the store enforces (CONFIG SET can change it) */
+	PK_POLICY, /* the store's maxmemory policy, by name */
 	PK_PORT,   /* the bound port when there is a server, else the configured one */
 };
 
@@ -379,7 +380,7 @@ static const param params[] = {
         {"dbfilename", PK_CONST, 0, ""},
         {"dir", PK_STR, offsetof(config, data_dir), NULL},
         {"maxclients", PK_INT, offsetof(config, max_clients), NULL},
-        {"maxmemory", PK_SIZE, offsetof(config, maxmemory), NULL},
+        {"maxmemory", PK_MAXMEM, 0, NULL},
         {"maxmemory-policy", PK_POLICY, 0, NULL},
         /* The store samples five keys per eviction round. */
         {"maxmemory-samples", PK_CONST, 0, "5"},
@@ -407,9 +408,15 @@ static const char *param_value(cmd_ctx *ctx, const param *p, char *out, size_t s
 		const char *s = *(char *const *)(const void *)(base + p->off);
 		return s ? s : "";
 	}
+	case PK_MAXMEM:
 	case PK_POLICY: {
-		const char *s = store_evict_policy_name(ctx->cfg->maxmemory_policy);
-		return s ? s : "";
+		uint64_t bytes;
+		int policy;
+		store_get_maxmemory(ctx->store, &bytes, &policy);
+		if (p->kind == PK_POLICY)
+			return store_evict_policy_name(policy);
+		snprintf(out, size, "%llu", (unsigned long long)bytes);
+		return out;
 	}
 	case PK_PORT:
 		snprintf(out, size, "%d", ctx->srv ? server_port(ctx->srv) : ctx->cfg->port);
@@ -442,12 +449,40 @@ static void config_get(cmd_ctx *ctx)
 	}
 }
 
-/* CONFIG SET name value [name value ...]: no parameter can change at run
- * time yet. maxmemory would need the store to report the limit it enforces
- * (there is only store_set_maxmemory, no getter), otherwise CONFIG GET and
- * INFO would show the start-up value after a change; ctx->cfg is shared and
- * read-only. So every known parameter answers as an immutable one does in
- * Redis, and the first problem found is the one reported, as in Redis. */
+/* Parses a Redis memory size: digits with an optional b, k, kb, m, mb, g or
+ * gb suffix (case-insensitive; k = 1000, kb = 1024, as Redis's memtoull).
+ * Returns 0 or -1. */
+static int parse_memory(const cmd_arg *a, uint64_t *out)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t mul;
+	} units[] = {{"", 1},        {"b", 1},        {"k", 1000},          {"kb", 1024},
+	             {"m", 1000000}, {"mb", 1048576}, {"g", 1000000000ULL}, {"gb", 1073741824ULL}};
+	size_t digits = 0;
+	while (digits < a->len && a->p[digits] >= '0' && a->p[digits] <= '9')
+		digits++;
+	if (digits == 0 || digits > 19)
+		return -1;
+	cmd_arg num = {a->p, digits}, unit = {a->p + digits, a->len - digits};
+	long long v;
+	if (cmd_parse_ll(&num, &v) != 0 || v < 0)
+		return -1;
+	for (size_t i = 0; i < NELEM(units); i++)
+		if (cmd_arg_is(&unit, units[i].suffix)) {
+			if ((uint64_t)v > UINT64_MAX / units[i].mul)
+				return -1;
+			*out = (uint64_t)v * units[i].mul;
+			return 0;
+		}
+	return -1;
+}
+
+/* CONFIG SET name value [name value ...]: maxmemory and maxmemory-policy
+ * change the store's limit at run time (CONFIG GET and INFO read them back
+ * from the store). Every other known parameter answers as an immutable one
+ * does in Redis. All pairs are checked before any is applied, and the first
+ * problem found is the one reported, as in Redis. */
 static void config_set(cmd_ctx *ctx)
 {
 	char tmp[129];
@@ -455,18 +490,57 @@ static void config_set(cmd_ctx *ctx)
 		reply_error(ctx->r, ERR_SYNTAX);
 		return;
 	}
-	const cmd_arg *name = &ctx->argv[2];
-	for (size_t k = 0; k < NELEM(params); k++)
-		if (cmd_arg_is(name, params[k].name)) {
-			reply_errorf(
-			        ctx->r,
-			        "CONFIG SET failed (possibly related to argument '%s') - can't "
-			        "set immutable config",
-			        params[k].name);
-			return;
+	uint64_t bytes;
+	int policy;
+	store_get_maxmemory(ctx->store, &bytes, &policy);
+	for (size_t i = 2; i < ctx->argc; i += 2) {
+		const cmd_arg *name = &ctx->argv[i], *value = &ctx->argv[i + 1];
+		if (cmd_arg_is(name, "maxmemory")) {
+			if (parse_memory(value, &bytes) != 0) {
+				reply_error(ctx->r,
+				            "CONFIG SET failed (possibly related to argument "
+				            "'maxmemory') - argument must be a memory value");
+				return;
+			}
+			continue;
 		}
-	reply_errorf(ctx->r, "Unknown option or number of arguments for CONFIG SET - '%s'",
-	             cmd_arg_for_error(name, tmp));
+		if (cmd_arg_is(name, "maxmemory-policy")) {
+			char pol[32];
+			size_t n = value->len < sizeof(pol) - 1 ? value->len : sizeof(pol) - 1;
+			for (size_t j = 0; j < n; j++)
+				pol[j] = (char)((value->p[j] >= 'A' && value->p[j] <= 'Z')
+				                        ? value->p[j] + 32
+				                        : value->p[j]);
+			pol[n] = 0;
+			int parsed = value->len < sizeof(pol) ? store_evict_policy_parse(pol) : -1;
+			if (parsed < 0) {
+				reply_error(
+				        ctx->r,
+				        "CONFIG SET failed (possibly related to argument "
+				        "'maxmemory-policy') - argument(s) must be one of the "
+				        "following: volatile-lru, volatile-lfu, volatile-random, "
+				        "volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, "
+				        "noeviction");
+				return;
+			}
+			policy = parsed;
+			continue;
+		}
+		for (size_t k = 0; k < NELEM(params); k++)
+			if (cmd_arg_is(name, params[k].name)) {
+				reply_errorf(
+				        ctx->r,
+				        "CONFIG SET failed (possibly related to argument '%s') - "
+				        "can't set immutable config",
+				        params[k].name);
+				return;
+			}
+		reply_errorf(ctx->r, "Unknown option or number of arguments for CONFIG SET - '%s'",
+		             cmd_arg_for_error(name, tmp));
+		return;
+	}
+	store_set_maxmemory(ctx->store, bytes, policy);
+	reply_status(ctx->r, "OK");
 }
 
 /* CONFIG RESETSTAT: accepted; the counters are cumulative for the life of
@@ -482,8 +556,8 @@ static void config_help(cmd_ctx *ctx)
 	static const char *const lines[] = {
 	        "GET <pattern>",
 	        "    Return parameters matching the glob-like <pattern> and their values.",
-	        "SET <directive> <value>",
-	        "    Set the configuration <directive> to <value> (not supported yet).",
+	        "SET <directive> <value> [<directive> <value> ...]",
+	        "    Set maxmemory and/or maxmemory-policy; other directives are immutable.",
 	        "RESETSTAT",
 	        "    Accepted; statistics are not reset.",
 	        NULL,
@@ -621,18 +695,20 @@ static void info_clients(text *t, const info_src *s)
 
 static void info_memory(text *t, const info_src *s)
 {
-	const config *cfg = s->ctx->cfg;
+	uint64_t maxmemory;
+	int maxpolicy;
+	store_get_maxmemory(s->ctx->store, &maxmemory, &maxpolicy);
 	unsigned long long used = store_mem_used(s->ctx->store), rss = rss_bytes();
 	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
 	unsigned long long total =
 	        pages > 0 && page > 0 ? (unsigned long long)pages * (unsigned long long)page : 0;
-	const char *policy = store_evict_policy_name(cfg->maxmemory_policy);
+	const char *policy = store_evict_policy_name(maxpolicy);
 	char h_used[32], h_rss[32], h_total[32], h_max[32];
 
 	bytes_human(h_used, sizeof(h_used), used);
 	bytes_human(h_rss, sizeof(h_rss), rss);
 	bytes_human(h_total, sizeof(h_total), total);
-	bytes_human(h_max, sizeof(h_max), cfg->maxmemory);
+	bytes_human(h_max, sizeof(h_max), maxmemory);
 	text_printf(t,
 	            "# Memory\r\n"
 	            "used_memory:%llu\r\n"
@@ -641,11 +717,11 @@ static void info_memory(text *t, const info_src *s)
 	            "used_memory_rss_human:%s\r\n"
 	            "total_system_memory:%llu\r\n"
 	            "total_system_memory_human:%s\r\n"
-	            "maxmemory:%zu\r\n"
+	            "maxmemory:%llu\r\n"
 	            "maxmemory_human:%s\r\n"
 	            "maxmemory_policy:%s\r\n"
 	            "mem_allocator:libc\r\n",
-	            used, h_used, rss, h_rss, total, h_total, cfg->maxmemory, h_max,
+	            used, h_used, rss, h_rss, total, h_total, (unsigned long long)maxmemory, h_max,
 	            policy ? policy : "");
 }
 

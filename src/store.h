@@ -255,6 +255,9 @@ const char *store_evict_policy_name(int policy);
  * accessed. */
 void store_set_maxmemory(store_t *st, uint64_t bytes, int policy);
 
+/* The limit and policy in force (CONFIG GET, INFO). */
+void store_get_maxmemory(store_t *st, uint64_t *bytes, int *policy);
+
 /* Called before a command that may add memory: if store_mem_used() is over
  * maxmemory, evicts keys by the policy (sampling, as Redis does: 5 keys per
  * round, the best candidate of an eviction pool) until under the limit.

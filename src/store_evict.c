@@ -429,6 +429,12 @@ void store_set_maxmemory(store_t *st, uint64_t bytes, int policy)
 	pthread_mutex_unlock(&st->evict_lock);
 }
 
+void store_get_maxmemory(store_t *st, uint64_t *bytes, int *policy)
+{
+	*bytes = atomic_load_explicit(&st->maxmemory, memory_order_relaxed);
+	*policy = atomic_load_explicit(&st->policy, memory_order_relaxed);
+}
+
 static const char *const policy_names[] = {
         [STORE_EVICT_NOEVICTION] = "noeviction",
         [STORE_EVICT_ALLKEYS_LRU] = "allkeys-lru",

@@ -193,11 +193,42 @@ static void test_config_get_maxmemory_returns_a_pair(void **state)
 	cmd_session *s = *state;
 	EXPECT(s, R2, "*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n", "CONFIG", "GET", "maxmemory");
 	EXPECT(s, R3, "%1\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n", "CONFIG", "GET", "maxmemory");
-	s->cfg.maxmemory = 100u << 20;
-	s->cfg.maxmemory_policy = STORE_EVICT_ALLKEYS_LRU;
+	/* The store is the source of truth: main applies the configured limit
+	 * to it, and CONFIG SET changes it at run time. */
+	store_set_maxmemory(s->st, 100u << 20, STORE_EVICT_ALLKEYS_LRU);
 	EXPECT(s, R2, "*2\r\n$9\r\nmaxmemory\r\n$9\r\n104857600\r\n", "config", "get", "MAXMEMORY");
 	EXPECT(s, R2, "*2\r\n$16\r\nmaxmemory-policy\r\n$11\r\nallkeys-lru\r\n", "CONFIG", "GET",
 	       "maxmemory-policy");
+}
+
+static void test_config_set_changes_maxmemory_and_policy_at_run_time(void **state)
+{
+	cmd_session *s = *state;
+	EXPECT(s, R2, "+OK\r\n", "CONFIG", "SET", "MaxMemory", "10mb", "maxmemory-policy",
+	       "ALLKEYS-LFU");
+	EXPECT(s, R2, "*2\r\n$9\r\nmaxmemory\r\n$8\r\n10485760\r\n", "CONFIG", "GET", "maxmemory");
+	EXPECT(s, R2, "*2\r\n$16\r\nmaxmemory-policy\r\n$11\r\nallkeys-lfu\r\n", "CONFIG", "GET",
+	       "maxmemory-policy");
+	EXPECT(s, R2, "+OK\r\n", "CONFIG", "SET", "maxmemory", "2k");
+	EXPECT(s, R2, "*2\r\n$9\r\nmaxmemory\r\n$4\r\n2000\r\n", "CONFIG", "GET", "maxmemory");
+	/* A bad value anywhere changes nothing. */
+	EXPECT(s, R2,
+	       "-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must "
+	       "be a memory value\r\n",
+	       "CONFIG", "SET", "maxmemory", "lots");
+	assert_non_null(strstr(cmds_run(s, R2, "CONFIG", "SET", "maxmemory", "5",
+	                                "maxmemory-policy", "sometimes", NULL),
+	                       "-ERR CONFIG SET failed (possibly related to argument "
+	                       "'maxmemory-policy')"));
+	EXPECT(s, R2, "*2\r\n$9\r\nmaxmemory\r\n$4\r\n2000\r\n", "CONFIG", "GET", "maxmemory");
+	/* The new limit is enforced: noeviction over the limit refuses writes. */
+	EXPECT(s, R2, "+OK\r\n", "CONFIG", "SET", "maxmemory", "1", "maxmemory-policy",
+	       "noeviction");
+	EXPECT(s, R2, "+OK\r\n", "SET", "a", "b"); /* an empty store is under any limit */
+	EXPECT(s, R2, "-OOM command not allowed when used memory > 'maxmemory'.\r\n", "SET", "c",
+	       "d");
+	EXPECT(s, R2, "+OK\r\n", "CONFIG", "SET", "maxmemory", "0");
+	EXPECT(s, R2, "+OK\r\n", "SET", "c", "d");
 }
 
 static void test_config_get_star_returns_every_parameter(void **state)
@@ -251,9 +282,9 @@ test_config_set_is_refused_as_redis_refuses_unknown_and_immutable_parameters(voi
 {
 	cmd_session *s = *state;
 	EXPECT(s, R2,
-	       "-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - can't set "
+	       "-ERR CONFIG SET failed (possibly related to argument 'timeout') - can't set "
 	       "immutable config\r\n",
-	       "CONFIG", "SET", "MaxMemory", "10mb");
+	       "CONFIG", "SET", "Timeout", "10");
 	EXPECT(s, R2, "-ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'\r\n",
 	       "CONFIG", "SET", "nosuch", "1");
 	EXPECT(s, R2, "-ERR syntax error\r\n", "CONFIG", "SET", "maxmemory", "1", "timeout");
@@ -357,8 +388,7 @@ static void test_info_default_all_and_everything_are_every_section(void **state)
 static void test_info_memory_reports_maxmemory_in_bytes_and_human_form(void **state)
 {
 	cmd_session *s = *state;
-	s->cfg.maxmemory = 1536;
-	s->cfg.maxmemory_policy = STORE_EVICT_VOLATILE_TTL;
+	store_set_maxmemory(s->st, 1536, STORE_EVICT_VOLATILE_TTL);
 	const char *body = bulk_body(cmds_run(s, R2, "INFO", "memory", NULL));
 	assert_memory_equal(body, "# Memory\r\nused_memory:", 22);
 	assert_non_null(strstr(body, "\r\nmaxmemory:1536\r\nmaxmemory_human:1.50K\r\n"));
@@ -427,6 +457,7 @@ int main(void)
 	        T(test_command_unknown_subcommands_use_the_redis_text),
 	        T(test_admin_flags_follow_redis),
 	        T(test_config_get_maxmemory_returns_a_pair),
+	        T(test_config_set_changes_maxmemory_and_policy_at_run_time),
 	        T(test_config_get_star_returns_every_parameter),
 	        T(test_config_get_matches_globs_case_insensitively_and_reports_each_once),
 	        T(test_config_set_is_refused_as_redis_refuses_unknown_and_immutable_parameters),
