@@ -314,6 +314,17 @@ static bool pool_populate(store_t *st, int policy)
 	return true;
 }
 
+/* Unlinks the entry at l as an eviction (counted); the caller holds the shard
+ * lock and frees the returned entry after unlocking. *freed gets its size. */
+static struct entry *do_evict(struct shard *sh, struct loc *l, uint64_t *freed)
+{
+	*freed = malloc_usable_size(l->e);
+	struct entry *gone = store_do_unlink(sh, l);
+	do_stat_add(&sh->evicted, 1);
+	store_do_maybe_shrink(sh);
+	return gone;
+}
+
 /* Deletes the best pooled candidate that still exists, is still eligible and
  * has not been used since it was sampled. Returns the bytes freed, 0 if the
  * pool ran out. */
@@ -330,10 +341,7 @@ static uint64_t pool_evict_best(store_t *st, int policy)
 		if (store_do_find(sh, c->hash, c->key, c->klen, &l) &&
 		    (!policy_volatile(policy) || (l.e->meta & ENTRY_EXPIRES)) &&
 		    evict_score(policy, l.e, mono_sec()) >= c->score) {
-			freed = malloc_usable_size(l.e);
-			gone = store_do_unlink(sh, &l);
-			do_stat_add(&sh->evicted, 1);
-			store_do_maybe_shrink(sh);
+			gone = do_evict(sh, &l, &freed);
 		}
 		pthread_mutex_unlock(&sh->lock);
 		free(gone);
@@ -355,10 +363,7 @@ static uint64_t evict_random(store_t *st, bool volatile_only)
 			return 0;
 		pthread_mutex_lock(&sh->lock);
 		if (do_sample(sh, volatile_only, &l, 1) == 1) {
-			freed = malloc_usable_size(l.e);
-			gone = store_do_unlink(sh, &l);
-			do_stat_add(&sh->evicted, 1);
-			store_do_maybe_shrink(sh);
+			gone = do_evict(sh, &l, &freed);
 		}
 		pthread_mutex_unlock(&sh->lock);
 		free(gone);
