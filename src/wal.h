@@ -1,0 +1,116 @@
+/* wal.h - write-ahead log: a group-committing writer thread and recovery.
+ *
+ * Error convention: int-returning functions return 0 or a negative errno
+ * (wal_append: -EINVAL for a record the format cannot hold, or the sticky
+ * I/O error; wal_wait_durable: -ETIMEDOUT or the sticky error; wal_recover:
+ * -EBADMSG for a damaged log, -errno for I/O, with text in err).
+ *
+ * Threads: wal_append, wal_durable_seq, wal_written_seq, wal_error,
+ * wal_wait_durable and wal_stats_get may be called from any thread at once.
+ * wal_set_notify before the first append; wal_shutdown/wal_close from one
+ * thread once appends have stopped.
+ */
+#ifndef MINIDB_WAL_H
+#define MINIDB_WAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wal_format.h"
+
+enum { WAL_FSYNC_ALWAYS = 0, WAL_FSYNC_EVERYSEC = 1, WAL_FSYNC_NO = 2 };
+
+typedef struct wal_options {
+	const char *dir;
+	int fsync_policy;       /* WAL_FSYNC_* */
+	uint64_t segment_bytes; /* rotate once a segment reaches it; 0 = 64 MiB */
+	uint64_t next_seq;      /* first seq to assign (recovery's last_seq + 1); 0 = 1 */
+	size_t max_record;      /* largest encoded record accepted; 0 = 64 MiB + 1 MiB */
+	size_t max_pending;     /* bytes appended but not yet durable before appenders
+	                           wait; 0 = 64 MiB */
+} wal_options;
+
+typedef struct wal wal_t;
+
+/* Called on the writer thread, with no WAL lock held, after written_seq or
+ * durable_seq advanced or the error state changed. Must not block. */
+typedef void (*wal_notify_fn)(void *arg);
+
+typedef struct wal_stats {
+	uint64_t appends; /* wal_append calls that succeeded */
+	uint64_t records;
+	uint64_t writes; /* batches written (one pwrite(2) each unless short) */
+	uint64_t fsyncs; /* fdatasync calls that succeeded (not counting segment creation) */
+	uint64_t bytes;  /* record bytes written (retries count again) */
+	uint64_t segments_created;
+	uint64_t errors; /* failed write/fsync/truncate/rotate attempts */
+} wal_stats;
+
+/* Creates segment wal-<next_seq>.log in opt->dir (header, fsync, directory
+ * fsync) and starts the writer thread. A header-only (or shorter) file of that
+ * name, left by a crash right after a rotation, is replaced. Returns NULL with
+ * a message in err on failure. */
+wal_t *wal_open(const wal_options *opt, char *err, size_t errlen);
+
+void wal_set_notify(wal_t *w, wal_notify_fn fn, void *arg);
+
+/* Assigns n consecutive sequence numbers to recs (their seq fields are
+ * ignored), encodes them into the pending buffer and wakes the writer; no
+ * file I/O on the caller's thread. *last_seq (may be NULL) gets the seq of
+ * the last record. Waits while more than max_pending bytes are not yet
+ * durable. The batch is all or nothing. Returns 0, -EINVAL, -ESHUTDOWN after
+ * shutdown, or the sticky error (nothing is accepted while it is set). */
+int wal_append(wal_t *w, const wal_record *recs, size_t n, uint64_t *last_seq);
+
+/* Highest seq that is fsynced (under WAL_FSYNC_NO: written). */
+uint64_t wal_durable_seq(const wal_t *w);
+/* Highest seq handed to write(2); what EVERYSEC acknowledges. */
+uint64_t wal_written_seq(const wal_t *w);
+/* 0, or the positive errno currently blocking progress (sticky until a retry
+ * succeeds). */
+int wal_error(const wal_t *w);
+
+/* Waits until durable_seq >= seq. Under EVERYSEC it asks the writer to fsync
+ * now rather than at the next tick. Returns 0, -ETIMEDOUT after timeout_ms
+ * (< 0: no timeout), or -errno when the error flag is set while seq is not
+ * durable: the outcome of that write is then unknown (it stays pending and
+ * becomes durable if a retry succeeds), never "acknowledged and lost". */
+int wal_wait_durable(wal_t *w, uint64_t seq, int timeout_ms);
+
+void wal_stats_get(const wal_t *w, wal_stats *s);
+
+/* Flushes everything pending, fsyncs, stops the writer and closes the file.
+ * Idempotent. Returns 0, or -errno when pending records could not be written
+ * (a few retries are made; the loss is logged). */
+int wal_shutdown(wal_t *w);
+
+/* wal_shutdown, then frees w. NULL is a no-op. */
+void wal_close(wal_t *w);
+
+/* ---- recovery ---- */
+
+/* Called for each good record in seq order; key/val are valid only during
+ * the call. Non-zero stops recovery (-ECANCELED). */
+typedef int (*wal_replay_fn)(const wal_record *r, void *arg);
+
+typedef struct wal_recovery {
+	uint64_t records;
+	uint64_t segments;
+	uint64_t last_seq; /* 0 when no record */
+	uint64_t truncated_bytes;
+	uint64_t dropped_segments; /* truncate_corrupt only */
+	uint64_t elapsed_ms;
+} wal_recovery;
+
+/* Replays every wal-<20 digits>.log in dir, in seq order. A torn tail of the
+ * last segment is cut off (warning). A torn record in another segment,
+ * corruption, a bad header, a first record whose seq differs from the file
+ * name, or a gap between segments ("missing segment") is -EBADMSG naming
+ * the file and byte offset, unless truncate_corrupt: then the damaged segment
+ * is cut at the offset, every later segment is deleted, and an error line
+ * says how many bytes and segments were dropped. On failure fn may already
+ * have seen a prefix of the log: the caller discards what it built. */
+int wal_recover(const char *dir, size_t max_record, int truncate_corrupt, wal_replay_fn fn,
+                void *arg, wal_recovery *out, char *err, size_t errlen);
+
+#endif
