@@ -21,32 +21,13 @@
 #include <time.h>
 
 #include "store.h"
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "store_testlib.h"
 
 static void sleep_ms(long ms)
 {
 	struct timespec d = {ms / 1000, (ms % 1000) * 1000000};
 	while (nanosleep(&d, &d) != 0)
 		;
-}
-
-static void sleep_until_past(int64_t ms)
-{
-	while (wall_ms() <= ms)
-		sleep_ms(1);
-}
-
-static size_t key_of(char *buf, size_t cap, unsigned i)
-{
-	int n = snprintf(buf, cap, "key:%u", i);
-	assert_true(n > 0 && (size_t)n < cap);
-	return (size_t)n;
 }
 
 /* Inserts keys [from, to) expiring soon and returns their expiry. The margin

@@ -21,76 +21,7 @@
 #include <time.h>
 
 #include "store.h"
-
-/* A copy of what a read callback was handed. */
-struct got {
-	unsigned char *val;
-	size_t vlen;
-	int64_t expire_at_ms;
-	int calls;
-};
-
-static void copy_value(const void *val, size_t vlen, int64_t expire_at_ms, void *arg)
-{
-	struct got *g = arg;
-
-	free(g->val);
-	g->val = malloc(vlen + 1);
-	assert_non_null(g->val);
-	if (vlen > 0)
-		memcpy(g->val, val, vlen);
-	g->vlen = vlen;
-	g->expire_at_ms = expire_at_ms;
-	g->calls++;
-}
-
-static void got_free(struct got *g)
-{
-	free(g->val);
-	*g = (struct got){0};
-}
-
-/* Asserts that key holds exactly val (binary). */
-static void assert_value(store_t *st, const void *key, size_t klen, const void *val, size_t vlen)
-{
-	struct got g = {0};
-
-	assert_int_equal(store_get(st, key, klen, copy_value, &g), STORE_OK);
-	assert_int_equal(g.calls, 1);
-	assert_int_equal(g.vlen, vlen);
-	if (vlen > 0)
-		assert_memory_equal(g.val, val, vlen);
-	got_free(&g);
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_until_past(int64_t ms)
-{
-	while (wall_ms() <= ms) {
-		struct timespec d = {0, 1000000};
-		nanosleep(&d, NULL);
-	}
-}
-
-static size_t key_of(char *buf, size_t cap, unsigned i)
-{
-	int n = snprintf(buf, cap, "key:%u", i);
-	assert_true(n > 0 && (size_t)n < cap);
-	return (size_t)n;
-}
-
-static store_stats stats_of(store_t *st)
-{
-	store_stats s;
-	store_stats_get(st, &s);
-	return s;
-}
+#include "store_testlib.h"
 
 /* ---- Conditional writes ---- */
 

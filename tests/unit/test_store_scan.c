@@ -21,28 +21,7 @@
 #include <time.h>
 
 #include "store.h"
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_until_past(int64_t ms)
-{
-	while (wall_ms() <= ms) {
-		struct timespec d = {0, 1000000};
-		nanosleep(&d, NULL);
-	}
-}
-
-static store_stats stats_of(store_t *st)
-{
-	store_stats s;
-	store_stats_get(st, &s);
-	return s;
-}
+#include "store_testlib.h"
 
 /* Counts how often each "orig:<i>" key was reported. */
 struct seen {
