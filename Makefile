@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 ARGS       ?=
 
-.PHONY: all deps build build-asan run test test-unit test-asan bench format clean
+.PHONY: all deps build build-asan run test test-unit test-asan bench format format-check clean
 
 all: build
 
@@ -26,8 +26,9 @@ run: build
 	mkdir -p data
 	./$(BUILD)/minidb --data-dir ./data $(ARGS)
 
-# Every test, in the gcc build and again in the sanitizer build.
-test: build build-asan
+# Every test, in the gcc build and again in the sanitizer build, after a
+# check that the sources follow .clang-format.
+test: build build-asan format-check
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
@@ -38,8 +39,13 @@ test-unit: build
 bench: build
 	./bench/run.sh
 
+FORMAT_FILES = src/*.c src/*.h tools/*.c tests/unit/*.c tests/unit/*.h tests/integration/*.c tests/integration/*.h
+
 format:
-	clang-format -i src/*.c src/*.h tools/*.c tests/unit/*.c tests/integration/*.c tests/integration/*.h
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -7,7 +7,7 @@ set -eu
 # Build: compilers, CMake, libraries. Tests: real peers (redis-cli and
 # redis-benchmark from redis-tools; redis-server for the side-by-side
 # benchmark; Node.js + npm for the ioredis client test).
-PKGS="build-essential cmake pkg-config clang libcmocka-dev libyaml-dev \
+PKGS="build-essential cmake pkg-config clang clang-format libcmocka-dev libyaml-dev \
 libxxhash-dev libisal-dev libssl-dev procps redis-tools redis-server"
 # Node.js may come from elsewhere (NodeSource bundles npm and conflicts with
 # Debian's npm package): ask for Debian's only when the commands are missing.
