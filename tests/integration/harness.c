@@ -1144,3 +1144,23 @@ void mdb_assert_closed_at(mdb_conn *c, const char *file, int line)
 	}
 	_fail(file, line);
 }
+
+int mdb_group_start(void **state)
+{
+	mdb_server *s = mdb_start(NULL);
+	*state = s;
+	return s == NULL ? -1 : 0;
+}
+
+int mdb_group_stop(void **state)
+{
+	return mdb_stop(*state) == 0 ? 0 : -1;
+}
+
+mdb_conn *mdb_group_conn(void **state)
+{
+	mdb_server *s = *state;
+	mdb_conn *c = mdb_conn_open(s->port);
+	assert_non_null(c);
+	return c;
+}

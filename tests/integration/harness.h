@@ -197,6 +197,15 @@ void mdb_proc_free(mdb_proc *res);
  * none: tests of optional peers (redis-cli, redis-benchmark) skip then. */
 char *mdb_which(const char *name);
 
+/* ---- cmocka group fixtures: one server per test file ---- */
+
+/* Group setup: starts a server with default flags into *state. */
+int mdb_group_start(void **state);
+/* Group teardown: stops it; fails unless it exited 0. */
+int mdb_group_stop(void **state);
+/* A new connection to the group's server; fails the test if it cannot. */
+mdb_conn *mdb_group_conn(void **state);
+
 /* ---- assertions (test thread only) ---- */
 
 /* Sends cmd and fails the test unless the reply is exactly expected. */

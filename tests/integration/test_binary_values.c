@@ -17,26 +17,6 @@
 
 #include "harness.h"
 
-static int group_setup(void **state)
-{
-	mdb_server *s = mdb_start(NULL);
-	*state = s;
-	return s == NULL ? -1 : 0;
-}
-
-static int group_teardown(void **state)
-{
-	return mdb_stop(*state) == 0 ? 0 : -1;
-}
-
-static mdb_conn *open_conn(void **state)
-{
-	mdb_server *s = *state;
-	mdb_conn *c = mdb_conn_open(s->port);
-	assert_non_null(c);
-	return c;
-}
-
 /* Length of the server's quoted form of data per docs/protocol.md: quotes,
  * two-byte escapes for '"', '\\', CR, LF, TAB, \xHH for other bytes below
  * 0x20 and 0x7f, everything else (>= 0x80 included) raw. */
@@ -90,7 +70,7 @@ static void a_value_holding_all_256_byte_values_round_trips(void **state)
 	unsigned char all[256];
 	for (int i = 0; i < 256; i++)
 		all[i] = (unsigned char)i;
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	char *reply = set_and_read_back(c, "all_bytes", all, sizeof all);
 
 	/* It holds NUL, CR and LF, so it comes back quoted, and in exactly the
@@ -105,7 +85,7 @@ static void a_value_holding_all_256_byte_values_round_trips(void **state)
 
 static void every_single_byte_value_round_trips(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	for (int i = 0; i < 256; i++) {
 		unsigned char b = (unsigned char)i;
 		char key[32];
@@ -127,7 +107,7 @@ static void a_large_random_binary_value_round_trips(void **state)
 		x ^= x << 5;
 		data[i] = (unsigned char)x;
 	}
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	free(set_and_read_back(c, "large_binary", data, LEN));
 	free(data);
 	mdb_conn_close(c);
@@ -135,7 +115,7 @@ static void a_large_random_binary_value_round_trips(void **state)
 
 static void keys_with_spaces_quotes_and_control_bytes_are_distinct_keys(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	mdb_assert_cmd(c, "SET \"my key\" spaced", "OK");
 	mdb_assert_cmd(c, "LOOKUP \"my key\"", "spaced");
 	mdb_assert_cmd(c, "LOOKUP my", "NOT FOUND");
@@ -163,7 +143,7 @@ static void keys_with_spaces_quotes_and_control_bytes_are_distinct_keys(void **s
 
 static void a_value_starting_with_a_quote_comes_back_quoted(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	mdb_assert_cmd(c, "SET lead_quote \"\\\"hello\"", "OK");
 	mdb_assert_cmd(c, "LOOKUP lead_quote", "\"\\\"hello\"");
 	/* A value that merely looks quoted is stored with its quotes. */
@@ -174,7 +154,7 @@ static void a_value_starting_with_a_quote_comes_back_quoted(void **state)
 
 static void a_value_with_cr_lf_or_nul_comes_back_quoted(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	mdb_assert_cmd(c, "SET has_lf \"two\\nlines\"", "OK");
 	mdb_assert_cmd(c, "LOOKUP has_lf", "\"two\\nlines\"");
 	mdb_assert_cmd(c, "SET has_cr \"a\\rb\"", "OK");
@@ -189,7 +169,7 @@ static void a_value_with_cr_lf_or_nul_comes_back_quoted(void **state)
 
 static void a_value_without_cr_lf_nul_or_leading_quote_comes_back_raw(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	/* Sent quoted, returned raw: TAB, backslash, inner quote, high bytes. */
 	mdb_assert_cmd(c, "SET raw_tab \"a\\tb\"", "OK");
 	mdb_assert_cmd(c, "LOOKUP raw_tab", "a\tb");
@@ -207,7 +187,7 @@ static void a_value_without_cr_lf_nul_or_leading_quote_comes_back_raw(void **sta
 
 static void an_empty_quoted_value_comes_back_as_an_empty_line(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	mdb_assert_cmd(c, "SET empty_value \"\"", "OK");
 	mdb_assert_cmd(c, "EXISTS empty_value", "1");
 	mdb_assert_cmd(c, "LOOKUP empty_value", "");
@@ -216,7 +196,7 @@ static void an_empty_quoted_value_comes_back_as_an_empty_line(void **state)
 
 static void an_empty_quoted_key_is_a_key_like_any_other(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	mdb_assert_cmd(c, "SET \"\" empty_key", "OK");
 	mdb_assert_cmd(c, "LOOKUP \"\"", "empty_key");
 	mdb_assert_cmd(c, "DEL \"\"", "OK");
@@ -226,7 +206,7 @@ static void an_empty_quoted_key_is_a_key_like_any_other(void **state)
 
 static void uppercase_hex_escapes_are_accepted(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	mdb_assert_cmd(c, "SET hex_case \"\\x4A\\x4b\"", "OK");
 	mdb_assert_cmd(c, "LOOKUP hex_case", "JK");
 	mdb_conn_close(c);
@@ -246,5 +226,5 @@ int main(void)
 	        cmocka_unit_test(an_empty_quoted_key_is_a_key_like_any_other),
 	        cmocka_unit_test(uppercase_hex_escapes_are_accepted),
 	};
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, mdb_group_start, mdb_group_stop);
 }

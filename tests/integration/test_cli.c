@@ -22,18 +22,6 @@
 
 #include "harness.h"
 
-static int group_setup(void **state)
-{
-	mdb_server *s = mdb_start(NULL);
-	*state = s;
-	return s == NULL ? -1 : 0;
-}
-
-static int group_teardown(void **state)
-{
-	return mdb_stop(*state) == 0 ? 0 : -1;
-}
-
 /* Runs minidb-cli -p <port> words... with input on stdin (NULL: none). */
 static void run_cli(int port, const char *const words[], const char *input, mdb_proc *res)
 {
@@ -184,5 +172,5 @@ int main(void)
 	        cmocka_unit_test(a_piped_session_ending_without_exit_still_prints_every_reply),
 	        cmocka_unit_test(an_unreachable_server_is_an_error_not_a_hang),
 	};
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, mdb_group_start, mdb_group_stop);
 }

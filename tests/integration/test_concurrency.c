@@ -185,15 +185,10 @@ static int group_setup(void **state)
 	return s == NULL ? -1 : 0;
 }
 
-static int group_teardown(void **state)
-{
-	return mdb_stop(*state) == 0 ? 0 : -1;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(a_thousand_concurrent_clients_each_read_back_their_own_writes),
 	};
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, mdb_group_stop);
 }

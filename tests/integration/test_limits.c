@@ -37,11 +37,6 @@ static int group_setup(void **state)
 	return s == NULL ? -1 : 0;
 }
 
-static int group_teardown(void **state)
-{
-	return mdb_stop(*state) == 0 ? 0 : -1;
-}
-
 static mdb_conn *open_conn(const mdb_server *s)
 {
 	mdb_conn *c = mdb_conn_open(s->port);
@@ -440,5 +435,5 @@ int main(void)
 	        cmocka_unit_test(
 	                an_idle_client_is_closed_after_the_idle_timeout_and_an_active_one_is_not),
 	};
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, mdb_group_stop);
 }

@@ -18,13 +18,6 @@
 
 #include "harness.h"
 
-static int group_setup(void **state)
-{
-	mdb_server *s = mdb_start(NULL);
-	*state = s;
-	return s == NULL ? -1 : 0;
-}
-
 static int group_teardown(void **state)
 {
 	/* A clean exit also proves no earlier test crashed the server, and
@@ -32,17 +25,9 @@ static int group_teardown(void **state)
 	return mdb_stop(*state) == 0 ? 0 : -1;
 }
 
-static mdb_conn *open_conn(void **state)
-{
-	mdb_server *s = *state;
-	mdb_conn *c = mdb_conn_open(s->port);
-	assert_non_null(c);
-	return c;
-}
-
 static void the_original_mini_db_transcript_works(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	mdb_assert_cmd(c, "SET my_key my_value", "OK");
 	mdb_assert_cmd(c, "LOOKUP my_key", "my_value");
 	mdb_assert_cmd(c, "LOOKUP nope", "NOT FOUND");
@@ -52,7 +37,7 @@ static void the_original_mini_db_transcript_works(void **state)
 
 static void get_is_an_alias_of_lookup(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	mdb_assert_cmd(c, "SET get_key get_value", "OK");
 	mdb_assert_cmd(c, "GET get_key", "get_value");
 	mdb_assert_cmd(c, "GET get_missing", "NOT FOUND");
@@ -61,7 +46,7 @@ static void get_is_an_alias_of_lookup(void **state)
 
 static void set_replaces_an_existing_value(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	mdb_assert_cmd(c, "SET replace_key first", "OK");
 	mdb_assert_cmd(c, "SET replace_key second", "OK");
 	mdb_assert_cmd(c, "LOOKUP replace_key", "second");
@@ -70,8 +55,8 @@ static void set_replaces_an_existing_value(void **state)
 
 static void a_value_set_on_one_connection_is_seen_on_another(void **state)
 {
-	mdb_conn *a = open_conn(state);
-	mdb_conn *b = open_conn(state);
+	mdb_conn *a = mdb_group_conn(state);
+	mdb_conn *b = mdb_group_conn(state);
 	mdb_assert_cmd(a, "SET shared_key from_a", "OK");
 	mdb_assert_cmd(b, "LOOKUP shared_key", "from_a");
 	mdb_conn_close(a);
@@ -80,7 +65,7 @@ static void a_value_set_on_one_connection_is_seen_on_another(void **state)
 
 static void del_removes_a_key_and_says_not_found_the_second_time(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	mdb_assert_cmd(c, "SET del_key v", "OK");
 	mdb_assert_cmd(c, "DEL del_key", "OK");
 	mdb_assert_cmd(c, "LOOKUP del_key", "NOT FOUND");
@@ -91,7 +76,7 @@ static void del_removes_a_key_and_says_not_found_the_second_time(void **state)
 
 static void exists_replies_1_or_0(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	mdb_assert_cmd(c, "EXISTS exists_key", "0");
 	mdb_assert_cmd(c, "SET exists_key v", "OK");
 	mdb_assert_cmd(c, "EXISTS exists_key", "1");
@@ -102,7 +87,7 @@ static void exists_replies_1_or_0(void **state)
 
 static void ping_replies_pong(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	mdb_assert_cmd(c, "PING", "PONG");
 	mdb_assert_cmd(c, "PING", "PONG");
 	mdb_conn_close(c);
@@ -110,21 +95,21 @@ static void ping_replies_pong(void **state)
 
 static void quit_replies_ok_then_the_server_closes(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	mdb_assert_cmd(c, "SET quit_key v", "OK");
 	mdb_assert_cmd(c, "QUIT", "OK");
 	mdb_assert_closed(c);
 	mdb_conn_close(c);
 
 	/* The data outlives the connection. */
-	c = open_conn(state);
+	c = mdb_group_conn(state);
 	mdb_assert_cmd(c, "LOOKUP quit_key", "v");
 	mdb_conn_close(c);
 }
 
 static void exit_replies_ok_then_the_server_closes(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	mdb_assert_cmd(c, "EXIT", "OK");
 	mdb_assert_closed(c);
 	mdb_conn_close(c);
@@ -132,21 +117,21 @@ static void exit_replies_ok_then_the_server_closes(void **state)
 
 static void commands_after_quit_in_the_same_write_are_not_answered(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	assert_int_equal(mdb_send_str(c, "PING\nQUIT\nSET after_quit v\n"), 0);
 	mdb_assert_reply(c, "PONG");
 	mdb_assert_reply(c, "OK");
 	mdb_assert_closed(c);
 	mdb_conn_close(c);
 
-	c = open_conn(state);
+	c = mdb_group_conn(state);
 	mdb_assert_cmd(c, "LOOKUP after_quit", "NOT FOUND");
 	mdb_conn_close(c);
 }
 
 static void command_names_are_case_insensitive(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	mdb_assert_cmd(c, "set case_key v1", "OK");
 	mdb_assert_cmd(c, "lookup case_key", "v1");
 	mdb_assert_cmd(c, "SeT case_key v2", "OK");
@@ -161,7 +146,7 @@ static void command_names_are_case_insensitive(void **state)
 
 static void keys_are_case_sensitive(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	mdb_assert_cmd(c, "SET CaseKey upper", "OK");
 	mdb_assert_cmd(c, "LOOKUP casekey", "NOT FOUND");
 	mdb_assert_cmd(c, "LOOKUP CaseKey", "upper");
@@ -170,7 +155,7 @@ static void keys_are_case_sensitive(void **state)
 
 static void crlf_line_endings_are_accepted_and_the_cr_is_not_stored(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	mdb_assert_cmd(c, "SET crlf_key crlf_value\r", "OK");
 	mdb_assert_cmd(c, "LOOKUP crlf_key\r", "crlf_value");
 	/* Without CRLF too: the stored value has no trailing CR. */
@@ -181,7 +166,7 @@ static void crlf_line_endings_are_accepted_and_the_cr_is_not_stored(void **state
 
 static void empty_and_blank_lines_get_no_reply(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	assert_int_equal(mdb_send_str(c, "\n\r\n   \n\t \t\nPING\n\n"), 0);
 	mdb_assert_reply(c, "PONG");
 	/* Had any blank line been answered, this reply would be out of step. */
@@ -191,7 +176,7 @@ static void empty_and_blank_lines_get_no_reply(void **state)
 
 static void tokens_may_be_separated_by_tabs_and_repeated_blanks(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	mdb_assert_cmd(c, "SET\ttab_key\ttab_value", "OK");
 	mdb_assert_cmd(c, "LOOKUP\ttab_key", "tab_value");
 	mdb_assert_cmd(c, "LOOKUP   tab_key", "tab_value");
@@ -201,7 +186,7 @@ static void tokens_may_be_separated_by_tabs_and_repeated_blanks(void **state)
 
 static void set_keeps_inner_and_trailing_spaces_of_the_value(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	mdb_assert_cmd(c, "SET spaces_key hello   big world  ", "OK");
 	mdb_assert_cmd(c, "LOOKUP spaces_key", "hello   big world  ");
 	/* The protocol's own example: `SET k  a b ` stores ` a b `. */
@@ -215,7 +200,7 @@ static void set_keeps_inner_and_trailing_spaces_of_the_value(void **state)
 
 static void a_command_split_across_many_writes_is_reassembled(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	const char *cmd = "SET split_key split across writes\n";
 	for (const char *p = cmd; *p != '\0'; p++)
 		assert_int_equal(mdb_send_all(c->fd, p, 1), 0);
@@ -231,7 +216,7 @@ static void a_command_split_across_many_writes_is_reassembled(void **state)
 
 static void several_commands_in_one_write_are_answered_in_order(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	assert_int_equal(mdb_send_str(c, "SET multi_a 1\nSET multi_b 2\r\nLOOKUP multi_a\n"
 	                                 "FOO\nLOOKUP multi_b\nLOOKUP multi_c\nPING\n"),
 	                 0);
@@ -247,7 +232,7 @@ static void several_commands_in_one_write_are_answered_in_order(void **state)
 
 static void a_raw_nul_byte_in_a_line_is_data_not_a_terminator(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	static const char cmd[] = "SET raw_nul a\0b\n";
 	assert_int_equal(mdb_send_all(c->fd, cmd, sizeof cmd - 1), 0);
 	mdb_assert_reply(c, "OK");
@@ -257,7 +242,7 @@ static void a_raw_nul_byte_in_a_line_is_data_not_a_terminator(void **state)
 
 static void wrong_number_of_arguments_is_an_error_and_the_connection_stays_usable(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	mdb_assert_cmd(c, "SET onlykey", "ERROR: wrong number of arguments for 'set' command");
 	mdb_assert_cmd(c, "SET", "ERROR: wrong number of arguments for 'set' command");
 	mdb_assert_cmd_prefix(c, "LOOKUP", "ERROR: wrong number of arguments");
@@ -284,7 +269,7 @@ static void bad_quoting_is_a_protocol_error_and_the_connection_stays_usable(void
 	        "SET \"key\"x value",
 	        "SET quote_key \"trailing backslash\\\"",
 	};
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		mdb_assert_cmd_prefix(c, bad[i], "ERROR: Protocol error");
 		mdb_assert_cmd(c, "PING", "PONG");
@@ -297,7 +282,7 @@ static void bad_quoting_is_a_protocol_error_and_the_connection_stays_usable(void
 
 static void a_quoted_value_must_be_the_last_token(void **state)
 {
-	mdb_conn *c = open_conn(state);
+	mdb_conn *c = mdb_group_conn(state);
 	mdb_assert_cmd_prefix(c, "SET last_key \"v\" extra", "ERROR: ");
 	mdb_assert_cmd(c, "EXISTS last_key", "0");
 	mdb_assert_cmd(c, "PING", "PONG");
@@ -368,5 +353,5 @@ int main(void)
 	        cmocka_unit_test(
 	                keys_and_values_over_the_limits_are_refused_and_the_connection_stays_usable),
 	};
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, mdb_group_start, group_teardown);
 }

@@ -23,18 +23,6 @@
 
 enum { N_COMMANDS = 100000, N_KEYS = 5000 };
 
-static int group_setup(void **state)
-{
-	mdb_server *s = mdb_start(NULL);
-	*state = s;
-	return s == NULL ? -1 : 0;
-}
-
-static int group_teardown(void **state)
-{
-	return mdb_stop(*state) == 0 ? 0 : -1;
-}
-
 /* A growable text buffer for the commands and the expected replies. */
 typedef struct text {
 	char *buf;
@@ -256,5 +244,5 @@ int main(void)
 	        cmocka_unit_test(one_hundred_thousand_pipelined_commands_are_answered_in_order),
 	        cmocka_unit_test(pipelined_replies_do_not_mix_between_two_connections),
 	};
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, mdb_group_start, mdb_group_stop);
 }

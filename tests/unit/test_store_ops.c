@@ -704,9 +704,10 @@ static void *mset_reader(void *arg)
 	return NULL;
 }
 
-static void test_concurrent_reader_never_sees_a_partial_mset_across_shards(void **state)
+/* Runs MSET_ROUNDS MSETs of increasing versions against the reader thread
+ * and asserts, after joining it, that it saw no violation. */
+static void run_mset_race(void *(*reader)(void *))
 {
-	(void)state;
 	store_config cfg = {.shards = 64};
 	store_t *st = store_create(&cfg);
 	assert_non_null(st);
@@ -724,7 +725,7 @@ static void test_concurrent_reader_never_sees_a_partial_mset_across_shards(void 
 		vlens[k] = sizeof(uint64_t);
 	}
 	unsigned errors = 0; /* asserted after the join: r is on this stack */
-	assert_int_equal(pthread_create(&tid, NULL, mset_reader, &r), 0);
+	assert_int_equal(pthread_create(&tid, NULL, reader, &r), 0);
 	for (uint64_t v = 1; v <= MSET_ROUNDS; v++) {
 		for (unsigned k = 0; k < MSET_KEYS; k++)
 			version[k] = v;
@@ -736,6 +737,12 @@ static void test_concurrent_reader_never_sees_a_partial_mset_across_shards(void 
 	assert_int_equal(r.violations, 0);
 	assert_true(r.reads > 0);
 	store_free(st);
+}
+
+static void test_concurrent_reader_never_sees_a_partial_mset_across_shards(void **state)
+{
+	(void)state;
+	run_mset_race(mset_reader);
 }
 
 /* store_mget sees an MSET whole or not at all: every key of one read carries
@@ -772,35 +779,7 @@ static void *mget_reader(void *arg)
 static void test_mget_never_sees_a_partial_mset_across_shards(void **state)
 {
 	(void)state;
-	store_config cfg = {.shards = 64};
-	store_t *st = store_create(&cfg);
-	assert_non_null(st);
-	struct mset_race r = {.st = st};
-	char keybuf[MSET_KEYS][16];
-	const void *keys[MSET_KEYS], *vals[MSET_KEYS];
-	size_t klens[MSET_KEYS], vlens[MSET_KEYS];
-	uint64_t version[MSET_KEYS];
-	pthread_t tid;
-
-	for (unsigned k = 0; k < MSET_KEYS; k++) {
-		klens[k] = (size_t)snprintf(keybuf[k], sizeof(keybuf[k]), "mset:%u", k);
-		keys[k] = keybuf[k];
-		vals[k] = &version[k];
-		vlens[k] = sizeof(uint64_t);
-	}
-	unsigned errors = 0;
-	assert_int_equal(pthread_create(&tid, NULL, mget_reader, &r), 0);
-	for (uint64_t v = 1; v <= MSET_ROUNDS; v++) {
-		for (unsigned k = 0; k < MSET_KEYS; k++)
-			version[k] = v;
-		errors += store_mset(st, MSET_KEYS, keys, klens, vals, vlens, 0) != STORE_OK;
-	}
-	atomic_store(&r.done, 1);
-	assert_int_equal(pthread_join(tid, NULL), 0);
-	assert_int_equal(errors, 0);
-	assert_int_equal(r.violations, 0);
-	assert_true(r.reads > 0);
-	store_free(st);
+	run_mset_race(mget_reader);
 }
 
 static void test_mget_reports_missing_and_expired_keys_in_order(void **state)
