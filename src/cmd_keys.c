@@ -40,12 +40,20 @@ static int get_int_or_reply(cmd_ctx *ctx, const cmd_arg *arg, long long *out)
 
 /* ---- DEL, UNLINK, EXISTS, TOUCH, TYPE ---- */
 
+/* The number of keys removed, or STORE_EJOURNAL (replied) when the WAL
+ * refused a removal; the keys before it stay removed. */
 static long long del_keys(cmd_ctx *ctx)
 {
 	long long n = 0;
-	for (size_t i = 1; i < ctx->argc; i++)
-		if (store_del(ctx->store, ctx->argv[i].p, ctx->argv[i].len) == STORE_OK)
+	for (size_t i = 1; i < ctx->argc; i++) {
+		int rc = store_del(ctx->store, ctx->argv[i].p, ctx->argv[i].len);
+		if (rc == STORE_OK) {
 			n++;
+		} else if (rc != STORE_ENOTFOUND) {
+			cmd_reply_store_error(ctx, rc);
+			return rc;
+		}
+	}
 	return n;
 }
 
@@ -53,21 +61,26 @@ static void cmd_del(cmd_ctx *ctx)
 {
 	/* The original Mini DB answered "DEL key" with OK or NOT FOUND and its
 	 * clients parse exactly that; RESP clients get Redis's count. */
+	long long n = del_keys(ctx);
+	if (n < 0)
+		return;
 	if (ctx->r->proto == PROTO_LINE && ctx->argc == 2) {
-		if (del_keys(ctx))
+		if (n > 0)
 			reply_status(ctx->r, "OK");
 		else
 			reply_null(ctx->r);
 		return;
 	}
-	reply_int(ctx->r, del_keys(ctx));
+	reply_int(ctx->r, n);
 }
 
 /* Entries are freed inline: with one allocation per entry, deferring the
  * free to another thread would cost more than the free itself. */
 static void cmd_unlink(cmd_ctx *ctx)
 {
-	reply_int(ctx->r, del_keys(ctx));
+	long long n = del_keys(ctx);
+	if (n >= 0)
+		reply_int(ctx->r, n);
 }
 
 /* EXISTS and TOUCH: how many of the keys exist, a repeated key counting each
@@ -617,8 +630,8 @@ static void cmd_dbsize(cmd_ctx *ctx)
 }
 
 /* FLUSHALL and FLUSHDB [ASYNC | SYNC]: the same with one database. The
- * flush is always synchronous: store_clear takes one shard lock at a time,
- * so other clients keep being served between shards. */
+ * flush is always synchronous and one point in time (store_clear detaches
+ * every shard's tables under all the locks, then frees the entries). */
 static void cmd_flushall(cmd_ctx *ctx)
 {
 	if (ctx->argc > 2 || (ctx->argc == 2 && !cmd_arg_is(&ctx->argv[1], "async") &&
@@ -626,8 +639,11 @@ static void cmd_flushall(cmd_ctx *ctx)
 		reply_error(ctx->r, ERR_SYNTAX);
 		return;
 	}
-	store_clear(ctx->store);
-	reply_status(ctx->r, "OK");
+	int rc = store_clear(ctx->store);
+	if (rc != STORE_OK)
+		cmd_reply_store_error(ctx, rc);
+	else
+		reply_status(ctx->r, "OK");
 }
 
 static void cmd_select(cmd_ctx *ctx)

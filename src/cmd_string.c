@@ -290,7 +290,8 @@ struct old_value {
  * and allocating the new entry before it takes the lock, and calling old_fn
  * only for an existing key, which it then replaces without allocating: once
  * old_fn has run the result is STORE_OK or STORE_ECOND, and both answer with
- * this value. */
+ * this value, unless the journal (the WAL) refuses the change: set_generic
+ * then takes the value back (reply_rollback) and answers the error. */
 static void old_value_reply(const void *val, size_t vlen, int64_t expire_at_ms, void *arg)
 {
 	struct old_value *old = arg;
@@ -307,13 +308,15 @@ static void set_generic(cmd_ctx *ctx, const cmd_arg *key, const cmd_arg *val, co
                         int64_t at, int int_reply)
 {
 	struct old_value old = {.r = ctx->r};
+	size_t mark = reply_mark(ctx->r);
 	int rc = store_set_ex(ctx->store, key->p, key->len, val->p, val->len, at, o->flags,
 	                      o->get ? old_value_reply : NULL, &old);
 	if (o->get)
 		cmd_count_lookup(ctx, old.found);
-	if (rc != STORE_OK && rc != STORE_ECOND)
+	if (rc != STORE_OK && rc != STORE_ECOND) {
+		reply_rollback(ctx->r, mark);
 		cmd_reply_store_error(ctx, rc);
-	else if (o->get) {
+	} else if (o->get) {
 		if (!old.found)
 			reply_null(ctx->r);
 	} else if (int_reply)
@@ -450,12 +453,15 @@ static int getdel_update(const store_val *cur, store_upd *u, void *arg)
 static void cmd_getdel(cmd_ctx *ctx)
 {
 	const cmd_arg *k = &ctx->argv[1];
+	size_t mark = reply_mark(ctx->r);
 	int rc = store_update(ctx->store, k->p, k->len, getdel_update, ctx->r);
 	cmd_count_lookup(ctx, rc == STORE_OK);
-	if (rc == STORE_ENOTFOUND)
+	if (rc == STORE_ENOTFOUND) {
 		reply_null(ctx->r);
-	else if (rc != STORE_OK)
+	} else if (rc != STORE_OK) {
+		reply_rollback(ctx->r, mark); /* the value replied under the lock */
 		cmd_reply_store_error(ctx, rc);
+	}
 }
 
 struct getex {
@@ -509,13 +515,15 @@ static void cmd_getex(cmd_ctx *ctx)
 		return;
 	if (o.expire != NULL)
 		g.expire_rc = expire_at(o.expire, o.kind, &g.at);
+	size_t mark = reply_mark(ctx->r);
 	int rc = store_update(ctx->store, k->p, k->len, getex_update, &g);
 	cmd_count_lookup(ctx, rc != STORE_ENOTFOUND);
-	if (rc == STORE_ENOTFOUND)
+	if (rc == STORE_ENOTFOUND) {
 		reply_null(ctx->r);
-	else if (rc != STORE_OK)
+	} else if (rc != STORE_OK) {
+		reply_rollback(ctx->r, mark); /* PERSIST replied under the lock */
 		reply_fail(ctx, rc, "getex");
-	else if (g.copy != NULL)
+	} else if (g.copy != NULL)
 		reply_bulk(ctx->r, g.copy, g.len);
 	free(g.copy);
 }

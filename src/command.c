@@ -17,6 +17,7 @@
 
 #include "cmd.h"
 #include "config.h"
+#include "persist.h"
 
 #define MAX_COMMANDS 256
 
@@ -147,6 +148,22 @@ const command *command_dispatch(cmd_ctx *ctx)
 		return cmd;
 	}
 	atomic_store_explicit(&ctx->client->last_cmd, cmd->name, memory_order_relaxed);
+	if (ctx->persist != NULL) {
+		if (!(cmd->flags & CMD_LOADING) && persist_loading(ctx->persist)) {
+			reply_error_code(ctx->r, "LOADING",
+			                 "minidb is loading the dataset in memory");
+			return cmd;
+		}
+		/* Refused before anything runs; the store refuses too (a race with
+		 * the error appearing), but a multi-key command could then have
+		 * done part of its work. */
+		int e = (cmd->flags & CMD_WRITE) ? persist_write_error(ctx->persist) : 0;
+		if (e != 0) {
+			store_journal_refused(e);
+			cmd_reply_store_error(ctx, STORE_EJOURNAL);
+			return cmd;
+		}
+	}
 	if (cmd->flags & CMD_DENYOOM) {
 		int rc = store_make_room(ctx->store);
 		if (rc != STORE_OK) {

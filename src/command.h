@@ -79,6 +79,7 @@ typedef struct cmd_client {
 } cmd_client;
 
 struct server;
+struct persist;
 
 typedef struct cmd_ctx {
 	store_t *store;
@@ -90,6 +91,7 @@ typedef struct cmd_ctx {
 	cmd_stats *stats;         /* never NULL */
 	struct server *srv;       /* NULL in unit tests: server-wide commands say less */
 	const struct config *cfg; /* never NULL */
+	struct persist *persist;  /* NULL in unit tests: no loading, no WAL */
 } cmd_ctx;
 
 typedef void (*cmd_fn)(cmd_ctx *ctx);
@@ -117,8 +119,9 @@ const command *command_table_get(size_t *n);
  * the named command, 0 if none or unknown. */
 int command_line_rest(const char *name, size_t len);
 
-/* Looks argv[0] up, checks arity and maxmemory (CMD_DENYOOM), runs the
- * handler. Unknown commands and arity errors become error replies. Returns
+/* Looks argv[0] up, checks arity, loading (-LOADING unless CMD_LOADING),
+ * the WAL for CMD_WRITE (refused while it cannot be written) and maxmemory
+ * (CMD_DENYOOM), runs the handler. Unknown commands and arity errors become error replies. Returns
  * the command found (NULL if unknown), for statistics. */
 const command *command_dispatch(cmd_ctx *ctx);
 

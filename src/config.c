@@ -13,6 +13,7 @@
  */
 #include "config.h"
 #include "store.h"
+#include "wal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -85,6 +86,19 @@ struct opt {
 
 _Static_assert(sizeof(enum log_level) == sizeof(int) && sizeof(enum log_format) == sizeof(int),
                "OPT_ENUM stores enums as int");
+
+static const struct opt_name fsync_names[] = {
+        {"always", WAL_FSYNC_ALWAYS},
+        {"everysec", WAL_FSYNC_EVERYSEC},
+        {"no", WAL_FSYNC_NO},
+        {NULL, 0},
+};
+
+static const struct opt_name recover_names[] = {
+        {"fail", 0},
+        {"truncate", 1},
+        {NULL, 0},
+};
 
 static const struct opt_name level_names[] = {
         {"debug", LOG_DEBUG},  {"info", LOG_INFO},   {"warn", LOG_WARN},
@@ -205,6 +219,34 @@ static const struct opt opts[] = {
          .offset = FIELD(data_dir, char *),
          .metavar = "FILE",
          .help = "the original Mini DB's Parquet file; sets data_dir to its directory"},
+        {.flag = "fsync",
+         .key = "storage.fsync",
+         .type = OPT_ENUM,
+         .offset = FIELD(fsync, int),
+         .names = fsync_names,
+         .def = "everysec",
+         .metavar = "POLICY",
+         .help = "when the write-ahead log is fsynced: always (before each write is "
+                 "acknowledged, group commit), everysec (once a second) or no (the OS "
+                 "decides)"},
+        {.flag = "wal-segment-bytes",
+         .key = "storage.wal_segment_bytes",
+         .type = OPT_SIZE,
+         .offset = FIELD(wal_segment_bytes, size_t),
+         .min = 4096,
+         .max = 64 * GIB,
+         .def = "64m",
+         .metavar = "SIZE",
+         .help = "size at which a write-ahead log segment is closed and a new one begun"},
+        {.flag = "wal-recover",
+         .key = "storage.wal_recover",
+         .type = OPT_ENUM,
+         .offset = FIELD(wal_recover, int),
+         .names = recover_names,
+         .def = "fail",
+         .metavar = "MODE",
+         .help = "a damaged write-ahead log: fail (refuse to start, naming file and offset) "
+                 "or truncate (drop everything from the damage on, logged)"},
         {.flag = "log-level",
          .key = "logging.level",
          .type = OPT_ENUM,

@@ -43,6 +43,12 @@ typedef struct config {
 	size_t maxmemory;              /* --maxmemory, memory.maxmemory; 0 = no limit */
 	int maxmemory_policy;          /* --maxmemory-policy, memory.maxmemory_policy: a
 	                                * STORE_EVICT_* value; default noeviction */
+	int fsync;                     /* --fsync, storage.fsync: a WAL_FSYNC_* value;
+	                                * default everysec */
+	size_t wal_segment_bytes;      /* --wal-segment-bytes, storage.wal_segment_bytes;
+	                                * default 64 MiB */
+	int wal_recover;               /* --wal-recover, storage.wal_recover: 0 = refuse to start
+	                                * on a damaged log (default), 1 = truncate it there */
 	enum log_level log_level;      /* --log-level, logging.level; default info */
 	enum log_format log_format;    /* --log-format json|text, logging.format; default json */
 

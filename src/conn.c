@@ -10,6 +10,13 @@
  *   holds more than one line of --max-line-bytes plus one read chunk.
  * - A closed connection is unlinked at once and freed at the end of the turn,
  *   so no list walk or pending event ever sees freed memory.
+ * - Under --fsync always, once a command has appended to the WAL, its reply
+ *   and every later one stay in `out` (only the first hold_off bytes may be
+ *   sent) until the WAL's durable sequence reaches hold_seq; meanwhile the
+ *   connection reads nothing more, so one fsync covers everything the client
+ *   had sent. If the WAL reports an error first, the held replies are
+ *   replaced by one "outcome unknown" error per command (hold_cmds): the
+ *   client never sees OK for a write that may not survive a crash.
  */
 #include "conn.h"
 
@@ -27,6 +34,7 @@
 #include "buf.h"
 #include "command.h"
 #include "log.h"
+#include "persist.h"
 #include "proto_line.h"
 #include "reply.h"
 #include "resp.h"
@@ -66,6 +74,12 @@ struct conn {
 	resp_parser rp;
 	argvec av;
 	cmd_client client;
+	/* Replies held for the WAL (see the invariants); hold_seq 0: none. */
+	uint64_t hold_seq;
+	size_t hold_off;    /* bytes at the start of `out` that may be sent */
+	uint32_t hold_cmds; /* replies held, one per command or error */
+	enum reply_proto hold_proto;
+	conn *held_prev, *held_next; /* w->held */
 };
 
 /* Single-writer counters: a relaxed load and store, no locked instruction. */
@@ -76,6 +90,27 @@ struct conn {
 
 static void conn_close(conn *c);
 static void conn_process(conn *c);
+
+static void held_unlink(conn *c)
+{
+	if (c->held_prev)
+		c->held_prev->held_next = c->held_next;
+	else
+		c->w->held = c->held_next;
+	if (c->held_next)
+		c->held_next->held_prev = c->held_prev;
+	c->held_prev = c->held_next = NULL;
+	c->hold_seq = 0;
+	c->hold_cmds = 0;
+}
+
+/* A reply that is not a command's (a framing error) while replies are held:
+ * counted so that a failed hold answers every request exactly once. */
+static void held_count(conn *c)
+{
+	if (c->hold_seq != 0)
+		c->hold_cmds++;
+}
 
 static void queue_flush(conn *c)
 {
@@ -104,6 +139,8 @@ static void conn_close(conn *c)
 		return;
 	conn_worker *w = c->w;
 	c->flags |= C_CLOSED;
+	if (c->hold_seq != 0)
+		held_unlink(c);
 	loop_io_del(w->loop, &c->io);
 	loop_timer_cancel(w->loop, &c->idle);
 	close(c->io.fd);
@@ -150,6 +187,7 @@ static void line_too_long(conn *c)
 {
 	reply r = {.out = &c->out, .proto = PROTO_LINE};
 	reply_errorf(&r, "line too long (limit %zu bytes)", c->w->cfg->max_line_bytes);
+	held_count(c);
 	log_warn("conn", "line too long, closing", LF_U("client_id", c->id),
 	         LF_S("peer", c->client.peer), LF_U("limit", c->w->cfg->max_line_bytes));
 	close_soon(c);
@@ -174,8 +212,26 @@ static void execute(conn *c, enum reply_proto proto)
 	               .client = &c->client,
 	               .stats = &w->cstats,
 	               .srv = w->srv,
-	               .cfg = w->cfg};
+	               .cfg = w->cfg,
+	               .persist = w->persist};
+	size_t before = buf_used(&c->out);
+	uint64_t seq0 = w->hold_writes ? persist_thread_seq() : 0;
 	command_dispatch(&ctx);
+	if (w->hold_writes) {
+		uint64_t seq = persist_thread_seq();
+		if (seq != seq0 && c->hold_seq == 0) {
+			c->hold_off = before;
+			c->hold_proto = proto;
+			c->held_prev = NULL;
+			c->held_next = w->held;
+			if (w->held)
+				w->held->held_prev = c;
+			w->held = c;
+		}
+		if (seq != seq0)
+			c->hold_seq = seq;
+		held_count(c);
+	}
 	if (ctx.out_flags & CMD_OUT_CLOSE)
 		c->flags |= C_CLOSE_AFTER_WRITE;
 	STAT_ADD(w->stats.commands, 1);
@@ -198,6 +254,7 @@ static void execute_line(conn *c, char *line, size_t len)
 	if (rc == PL_ERROR) {
 		reply r = {.out = &c->out, .proto = PROTO_LINE};
 		reply_error(&r, err);
+		held_count(c);
 		return;
 	}
 	execute(c, PROTO_LINE);
@@ -208,6 +265,7 @@ static void resp_protocol_error(conn *c, const char *msg)
 {
 	reply r = {.out = &c->out, .proto = c->client.resp == 3 ? PROTO_RESP3 : PROTO_RESP2};
 	reply_error(&r, msg);
+	held_count(c);
 	log_info("conn", "protocol error, closing", LF_U("client_id", c->id),
 	         LF_S("peer", c->client.peer), LF_S("error", msg));
 	close_soon(c);
@@ -299,6 +357,7 @@ static int conn_read(conn *c)
 		reply r = {.out = &c->out,
 		           .proto = c->client.resp == 3 ? PROTO_RESP3 : PROTO_RESP2};
 		reply_error(&r, "Protocol error: query buffer limit reached");
+		held_count(c);
 		close_soon(c);
 		return -1;
 	}
@@ -332,11 +391,15 @@ static int conn_read(conn *c)
 	return -1;
 }
 
-/* Writes `out` once. Returns 1 when it is empty afterwards, 0 when bytes
- * remain (LOOP_WRITE is then watched), -1 if the connection was closed. */
+/* Writes `out` once (while replies are held, only the part before them).
+ * Returns 1 when it is empty afterwards, 0 when bytes remain (LOOP_WRITE is
+ * then watched, or nothing while held bytes wait for the WAL), -1 if the
+ * connection was closed. */
 static int conn_write(conn *c)
 {
 	size_t pending = buf_used(&c->out);
+	if (c->hold_seq != 0)
+		pending = c->hold_off;
 	if (pending > 0) {
 		ssize_t n = send(c->io.fd, buf_start(&c->out), pending, MSG_NOSIGNAL);
 		if (n < 0) {
@@ -353,11 +416,18 @@ static int conn_write(conn *c)
 			c->last_active_ms = loop_now_ms(c->w->loop);
 		}
 		buf_consume(&c->out, (size_t)n);
-		if (buf_used(&c->out) > 0) {
+		if (c->hold_seq != 0)
+			c->hold_off -= (size_t)n;
+		if ((size_t)n < pending) {
 			/* Stop reading until the client takes its replies. */
 			set_interest(c, LOOP_WRITE);
 			return (c->flags & C_CLOSED) ? -1 : 0;
 		}
+	}
+	if (c->hold_seq != 0) {
+		/* Read nothing more until the WAL releases the held replies. */
+		set_interest(c, 0);
+		return (c->flags & C_CLOSED) ? -1 : 0;
 	}
 	if (c->out.cap > BUF_KEEP)
 		buf_reset(&c->out, 0);
@@ -540,8 +610,50 @@ int conn_create(conn_worker *w, int fd)
 	return 0;
 }
 
+/* The WAL failed before the held replies' records were durable: the
+ * outcome of those commands is unknown (the records stay queued and become
+ * durable if a retry succeeds), so each held reply becomes an error. */
+static void held_fail(conn *c, int err)
+{
+	uint32_t n = c->hold_cmds;
+	char text[96];
+	const char *why = strerror_r(err, text, sizeof text);
+	c->out.len = c->out.off + c->hold_off;
+	held_unlink(c);
+	reply r = {.out = &c->out, .proto = c->hold_proto};
+	for (uint32_t i = 0; i < n; i++)
+		reply_errorf(&r,
+		             "write-ahead log: %s; outcome unknown: the write is applied in memory "
+		             "and becomes durable only if the log can be written again",
+		             why);
+	log_warn("conn", "replies held for the WAL failed", LF_U("client_id", c->id),
+	         LF_U("replies", n), LF_S("error", why));
+	if (r.oom)
+		conn_close(c);
+	else
+		queue_flush(c);
+}
+
+/* Releases the replies whose WAL records are now durable. */
+static void held_check(conn_worker *w)
+{
+	uint64_t durable = persist_durable_seq(w->persist);
+	int err = persist_write_error(w->persist);
+	for (conn *c = w->held, *next; c; c = next) {
+		next = c->held_next;
+		if (c->hold_seq <= durable) {
+			held_unlink(c);
+			queue_flush(c);
+		} else if (err != 0) {
+			held_fail(c, err);
+		}
+	}
+}
+
 void conn_worker_before_sleep(conn_worker *w)
 {
+	if (w->held)
+		held_check(w);
 	conn *list = w->flush;
 	w->flush = NULL;
 	while (list) {

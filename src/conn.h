@@ -37,6 +37,8 @@ typedef struct conn_worker {
 	atomic_int *nclients;      /* shared by all workers: current connections */
 	_Atomic uint64_t *next_id; /* shared: client ids */
 	struct server *srv;        /* for server-wide commands (INFO, CLIENT LIST) */
+	struct persist *persist;   /* loading state and the WAL; NULL: no durability */
+	int hold_writes;           /* replies to writes wait for their fsync */
 	/* Guards `all` (membership) and client names against other threads'
 	 * CLIENT LIST. Taken by the owning thread only to link, unlink or rename,
 	 * never on the request path. */
@@ -44,6 +46,7 @@ typedef struct conn_worker {
 	conn *all; /* every open connection of this worker */
 	size_t nconns;
 	conn *flush;   /* connections with output or input pending this turn */
+	conn *held;    /* connections whose replies wait for the WAL (hold_writes) */
 	conn *garbage; /* closed connections, freed at the end of the turn */
 	int draining;  /* shutting down: finish in-flight work, then close */
 	conn_stats stats;
@@ -68,8 +71,10 @@ int conn_client_format(const cmd_client *cl, buf *out);
  * Returns 0, or a negative errno (the fd is closed). */
 int conn_create(conn_worker *w, int fd);
 
-/* Runs at the end of each loop turn: resumes paused input, writes each
- * connection's output once, frees closed connections. */
+/* Runs at the end of each loop turn: releases replies whose WAL records
+ * became durable (or fails them if the WAL cannot be written), resumes
+ * paused input, writes each connection's output once, frees closed
+ * connections. */
 void conn_worker_before_sleep(conn_worker *w);
 
 /* Begins a graceful shutdown of every connection of w: read what has

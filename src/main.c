@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "persist.h"
 #include "server.h"
 #include "store.h"
 
@@ -86,6 +87,16 @@ static void fit_fd_limit(config *cfg)
 	}
 }
 
+/* Polled by the replay: has SIGINT or SIGTERM arrived (they are blocked
+ * and taken by sigwait below)? */
+static int stop_requested(void)
+{
+	sigset_t pend;
+	if (sigpending(&pend) != 0)
+		return 0;
+	return sigismember(&pend, SIGINT) == 1 || sigismember(&pend, SIGTERM) == 1;
+}
+
 static int is_loopback(const char *addr)
 {
 	return strcmp(addr, "localhost") == 0 || strncmp(addr, "127.", 4) == 0 ||
@@ -135,6 +146,7 @@ int main(int argc, char **argv)
 	int lock_fd = -1;
 	store_t *store = NULL;
 	server_t *srv = NULL;
+	persist_t *persist = NULL;
 
 	rc = make_dirs(cfg.data_dir);
 	if (rc < 0) {
@@ -169,9 +181,28 @@ int main(int argc, char **argv)
 		         "anyone who can reach this port can read and change all data",
 		         LF_S("bind", cfg.bind));
 
-	srv = server_create(&cfg, store);
+	persist = persist_create(&cfg, store);
+	if (!persist) {
+		log_error("main", "out of memory");
+		goto out;
+	}
+	/* Clients are served -LOADING while the log is replayed, as Redis does;
+	 * SIGINT/SIGTERM during the replay stop it. */
+	srv = server_create(&cfg, store, persist);
 	if (!srv || server_start(srv) != 0)
 		goto out;
+	persist_set_notify(persist, server_wake_all, srv);
+	rc = persist_load(persist, stop_requested, err, sizeof(err));
+	if (rc == -ECANCELED) {
+		log_info("main", "loading interrupted; shutting down");
+		goto out;
+	}
+	if (rc < 0) {
+		log_error("main", "cannot load the data; refusing to start", LF_S("error", err),
+		          LF_S("data_dir", cfg.data_dir));
+		goto out;
+	}
+	log_info("main", "ready", LF_I("port", server_port(srv)));
 
 	for (;;) {
 		int sig = 0;
@@ -187,14 +218,16 @@ int main(int argc, char **argv)
 	}
 	server_shutdown(srv);
 	server_wait(srv);
+	/* Every worker has stopped: nothing appends any more. */
+	exit_code = persist_close(persist) == 0 ? 0 : 1;
 	log_info("main", "stopped", LF_U("keys", store_count(store)));
-	exit_code = 0;
 out:
 	if (srv) {
 		server_shutdown(srv);
 		server_wait(srv);
-		server_free(srv);
 	}
+	persist_free(persist);
+	server_free(srv);
 	store_free(store);
 	if (lock_fd >= 0)
 		close(lock_fd);

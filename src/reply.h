@@ -32,6 +32,19 @@ typedef struct reply {
 	int line_need_sep;
 } reply;
 
+/* A point in the reply stream, and taking back everything written after it
+ * (a handler that replied under a store lock before the store refused the
+ * change). Only for a top-level reply: not inside a line aggregate. */
+static inline size_t reply_mark(const reply *r)
+{
+	return r->out->len;
+}
+static inline void reply_rollback(reply *r, size_t mark)
+{
+	if (mark <= r->out->len && mark >= r->out->off)
+		r->out->len = mark;
+}
+
 /* Simple status ("OK", "PONG"): RESP "+OK". */
 void reply_status(reply *r, const char *s);
 /* An error of class ERR; msg without prefix ("value is not an integer or out

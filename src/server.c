@@ -26,6 +26,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "persist.h"
 #include "loop.h"
 
 #define ACCEPT_BATCH 64
@@ -58,6 +59,7 @@ typedef struct worker {
 struct server {
 	const config *cfg;
 	store_t *store;
+	struct persist *persist;
 	int listen_fd;
 	int port;
 	int nworkers;
@@ -233,13 +235,14 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-server_t *server_create(const config *cfg, store_t *store)
+server_t *server_create(const config *cfg, store_t *store, struct persist *persist)
 {
 	server_t *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->cfg = cfg;
 	s->store = store;
+	s->persist = persist;
 	s->listen_fd = -1;
 	atomic_init(&s->nclients, 0);
 	atomic_init(&s->next_id, 1);
@@ -318,6 +321,8 @@ int server_start(server_t *s)
 		wk->cw.nclients = &s->nclients;
 		wk->cw.next_id = &s->next_id;
 		wk->cw.srv = s;
+		wk->cw.persist = s->persist;
+		wk->cw.hold_writes = s->persist && persist_holds_replies(s->persist);
 		wk->cw.loop = loop_create();
 		if (!wk->cw.loop)
 			return -ENOMEM;
@@ -390,6 +395,14 @@ int server_client_list(server_t *s, buf *out, uint64_t only_id)
 int server_port(const server_t *s)
 {
 	return s->port;
+}
+
+void server_wake_all(void *arg)
+{
+	server_t *s = arg;
+	for (int i = 0; i < s->nworkers; i++)
+		if (s->workers[i].cw.loop)
+			loop_wake(s->workers[i].cw.loop);
 }
 
 void server_shutdown(server_t *s)

@@ -15,8 +15,10 @@
 #include "store.h"
 
 typedef struct server server_t;
+struct persist;
 
-server_t *server_create(const config *cfg, store_t *store);
+/* persist may be NULL (no loading state, no WAL: the unit tests). */
+server_t *server_create(const config *cfg, store_t *store, struct persist *persist);
 void server_free(server_t *s);
 
 /* Binds and listens, logs {"msg":"listening","bind":...,"port":...} with the
@@ -47,6 +49,10 @@ void server_info_get(server_t *s, server_info *out);
  * worker (only the client with that id when only_id != 0) to out. Takes each
  * worker's client lock in turn. Returns 0 or -ENOMEM. */
 int server_client_list(server_t *s, buf *out, uint64_t only_id);
+
+/* Wakes every worker's loop (any thread; a wal_notify_fn for the WAL's
+ * writer thread, so held replies are released). arg is the server. */
+void server_wake_all(void *arg);
 
 /* Async-signal-safe: asks all workers to drain and stop. */
 void server_shutdown(server_t *s);

@@ -30,6 +30,7 @@
 #include "store_impl.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/random.h>
 #include <time.h>
@@ -77,6 +78,8 @@ static size_t size_for(const struct shard *sh, size_t keys)
 	size_t n = keys * 1000 / sh->fill_target + 1;
 	return n < TABLE_MIN_SIZE ? TABLE_MIN_SIZE : n;
 }
+
+_Thread_local int store_journal_errno;
 
 int64_t store_now_ms(void)
 {
@@ -470,6 +473,7 @@ static inline bool do_lookup(store_t *st, struct shard *sh, uint64_t h, const vo
 	if (!do_find(sh, h, key, klen, l))
 		return false;
 	if ((l->t->slot[l->i] & SLOT_EXPIRES) && entry_expired(l->e, store_now_ms())) {
+		store_do_journal_del(st, l->e, STORE_CAUSE_EXPIRED);
 		*dead = store_do_unlink(sh, l);
 		do_stat_add(&sh->expired, 1);
 		return false;
@@ -495,14 +499,15 @@ static int del_hashed(store_t *st, uint64_t h, const void *key, size_t klen)
 
 	pthread_mutex_lock(&sh->lock);
 	bool found = do_lookup(st, sh, h, key, klen, &l, &dead);
-	if (found)
+	int rc = found ? STORE_OK : STORE_ENOTFOUND;
+	if (found && (rc = store_do_journal_del(st, l.e, STORE_CAUSE_WRITE)) == STORE_OK)
 		gone = store_do_unlink(sh, &l);
-	if (found || dead != NULL)
+	if (gone != NULL || dead != NULL)
 		store_do_maybe_shrink(sh);
 	pthread_mutex_unlock(&sh->lock);
 	free(dead);
 	free(gone);
-	return found ? STORE_OK : STORE_ENOTFOUND;
+	return rc;
 }
 
 /* Replaces the entry at l (expired or not) with e, which inherits the access
@@ -523,13 +528,14 @@ static struct entry *do_overwrite(const store_t *st, struct shard *sh, const str
 /* Writes a new value (and expiry) over the entry at l if the result needs
  * the same allocation as the current block, give or take malloc's rounding
  * (less than 16 bytes of slack): what a new entry would cost, without the
- * malloc and the free. Returns false, changing nothing, otherwise. Forced
- * inline into its two callers: the call alone cost 35 of the ~410
- * instructions of an overwriting SET. */
-__attribute__((always_inline)) static inline bool do_rewrite(const store_t *st, struct shard *sh,
-                                                             struct loc *l, uint64_t h,
-                                                             const void *val, size_t vlen,
-                                                             int64_t expire_at_ms)
+ * malloc and the free. Returns 1 when written, 0 (changing nothing) when it
+ * does not fit, STORE_EJOURNAL when the journal refused it. Forced inline
+ * into its two callers: the call alone cost 35 of the ~410 instructions of
+ * an overwriting SET. */
+__attribute__((always_inline)) static inline int do_rewrite(store_t *st, struct shard *sh,
+                                                            struct loc *l, uint64_t h,
+                                                            const void *val, size_t vlen,
+                                                            int64_t expire_at_ms)
 {
 	struct entry *e = l->e;
 	size_t klen = entry_klen(e);
@@ -538,7 +544,10 @@ __attribute__((always_inline)) static inline bool do_rewrite(const store_t *st, 
 
 	if (need > have || have - need >= 16 ||
 	    entry_lenbytes(klen, vlen) != (e->meta & ENTRY_WIDE ? 8u : 2u))
-		return false;
+		return 0;
+	int rc = store_do_journal_set(st, entry_ckey(e), klen, val, vlen, expire_at_ms);
+	if (rc != STORE_OK)
+		return rc;
 	bool had = e->meta & ENTRY_EXPIRES;
 	if (had && entry_expired(e, store_now_ms()))
 		do_stat_add(&sh->expired, 1);
@@ -558,7 +567,7 @@ __attribute__((always_inline)) static inline bool do_rewrite(const store_t *st, 
 		do_stat_sub(&sh->expires, 1);
 	else if (!had && expire_at_ms != 0)
 		do_stat_add(&sh->expires, 1);
-	return true;
+	return 1;
 }
 
 /* Installs e (built by the caller) as key's entry, replacing any entry,
@@ -573,14 +582,18 @@ static int do_put(store_t *st, struct shard *sh, uint64_t h, struct entry *e, st
 	*old = NULL;
 	if (rehashing(sh))
 		do_rehash_step(st, sh, REHASH_READ_SLOTS, REHASH_READ_MOVES);
-	if (do_find(sh, h, key, klen, &l)) {
-		*old = do_overwrite(st, sh, &l, h, e);
-		return STORE_OK;
-	}
-	int rc = do_reserve_one(st, sh);
+	bool found = do_find(sh, h, key, klen, &l);
+	int rc = found ? STORE_OK : do_reserve_one(st, sh);
 	if (rc == STORE_OK)
+		rc = store_do_journal_set(st, key, klen, entry_cval(e), entry_vlen(e),
+		                          entry_expire(e));
+	if (rc != STORE_OK)
+		return rc;
+	if (found)
+		*old = do_overwrite(st, sh, &l, h, e);
+	else
 		do_insert(sh, h, e);
-	return rc;
+	return STORE_OK;
 }
 
 int store_set(store_t *st, const void *key, size_t klen, const void *val, size_t vlen,
@@ -591,10 +604,8 @@ int store_set(store_t *st, const void *key, size_t klen, const void *val, size_t
 	if (vlen > st->max_value)
 		return STORE_EVALTOOBIG;
 	uint64_t h = store_hash(st, key, klen);
-	if (expire_at_ms != 0 && expire_at_ms <= store_now_ms()) {
-		del_hashed(st, h, key, klen);
-		return STORE_OK;
-	}
+	if (expire_at_ms != 0 && expire_at_ms <= store_now_ms())
+		return del_hashed(st, h, key, klen) == STORE_EJOURNAL ? STORE_EJOURNAL : STORE_OK;
 
 	struct shard *sh = shard_of(st, h);
 	struct entry *e = NULL, *old = NULL;
@@ -609,9 +620,10 @@ int store_set(store_t *st, const void *key, size_t klen, const void *val, size_t
 		if (rehashing(sh))
 			do_rehash_step(st, sh, REHASH_READ_SLOTS, REHASH_READ_MOVES);
 		bool found = do_find(sh, h, key, klen, &l);
-		if (found && do_rewrite(st, sh, &l, h, val, vlen, expire_at_ms)) {
+		int w = found ? do_rewrite(st, sh, &l, h, val, vlen, expire_at_ms) : 0;
+		if (w != 0) {
 			pthread_mutex_unlock(&sh->lock);
-			return STORE_OK;
+			return w > 0 ? STORE_OK : w;
 		}
 		e = entry_alloc(st, key, klen, vlen, expire_at_ms != 0, expire_at_ms);
 		if (e == NULL) {
@@ -619,9 +631,13 @@ int store_set(store_t *st, const void *key, size_t klen, const void *val, size_t
 		} else {
 			if (vlen > 0)
 				memcpy(entry_val(e), val, vlen);
-			if (found)
+			if (!found)
+				rc = do_reserve_one(st, sh);
+			if (rc == STORE_OK)
+				rc = store_do_journal_set(st, key, klen, val, vlen, expire_at_ms);
+			if (rc == STORE_OK && found)
 				old = do_overwrite(st, sh, &l, h, e);
-			else if ((rc = do_reserve_one(st, sh)) == STORE_OK)
+			else if (rc == STORE_OK)
 				do_insert(sh, h, e);
 		}
 		pthread_mutex_unlock(&sh->lock);
@@ -711,13 +727,16 @@ int store_set_ex(store_t *st, const void *key, size_t klen, const void *val, siz
 	if (found && old_fn != NULL)
 		old_fn(entry_cval(l.e), entry_vlen(l.e), entry_expire(l.e), arg);
 	int64_t exp = keepttl && found ? entry_expire(l.e) : expire_at_ms;
+	int w = 0;
 	if (((flags & STORE_SET_NX) && found) || ((flags & STORE_SET_XX) && !found)) {
 		rc = STORE_ECOND;
 	} else if (past) {
-		if (found)
+		if (found && (rc = store_do_journal_del(st, l.e, STORE_CAUSE_WRITE)) == STORE_OK)
 			old = store_do_unlink(sh, &l);
-	} else if (e == NULL && found && do_rewrite(st, sh, &l, h, val, vlen, exp)) {
-		/* written in place */
+	} else if (e == NULL && found && (w = do_rewrite(st, sh, &l, h, val, vlen, exp)) != 0) {
+		/* written in place, or refused by the journal */
+		if (w < 0)
+			rc = w;
 	} else if (e == NULL && (e = entry_alloc(st, key, klen, vlen, exp != 0, exp)) == NULL) {
 		rc = STORE_ENOMEM;
 	} else {
@@ -727,10 +746,14 @@ int store_set_ex(store_t *st, const void *key, size_t klen, const void *val, siz
 		} else if (keepttl) {
 			entry_put_expire(e, exp); /* in the room left for it */
 		}
-		if (found) {
+		if (!found)
+			rc = do_reserve_one(st, sh);
+		if (rc == STORE_OK)
+			rc = store_do_journal_set(st, key, klen, val, vlen, exp);
+		if (rc == STORE_OK && found) {
 			old = do_overwrite(st, sh, &l, h, e);
 			e = NULL;
-		} else if ((rc = do_reserve_one(st, sh)) == STORE_OK) {
+		} else if (rc == STORE_OK) {
 			do_insert(sh, h, e);
 			e = NULL;
 		}
@@ -750,22 +773,35 @@ static int do_set_expire(store_t *st, struct shard *sh, struct loc *l, uint64_t 
                          int64_t expire_at_ms, struct entry **old)
 {
 	struct entry *e = l->e;
+	int rc;
 
 	if (expire_at_ms != 0 && expire_at_ms <= store_now_ms()) {
+		if ((rc = store_do_journal_del(st, e, STORE_CAUSE_WRITE)) != STORE_OK)
+			return rc;
 		*old = store_do_unlink(sh, l);
 		return STORE_OK;
 	}
+	store_change ch = {.op = STORE_CH_EXPIRE,
+	                   .key = entry_ckey(e),
+	                   .klen = entry_klen(e),
+	                   .expire_at_ms = expire_at_ms};
 	if (expire_at_ms != 0 && !(e->meta & ENTRY_EXPIRES) && !entry_has_expire_room(e)) {
 		size_t klen = entry_klen(e), vlen = entry_vlen(e);
 		struct entry *n = entry_alloc(st, entry_ckey(e), klen, vlen, true, expire_at_ms);
 		if (n == NULL)
 			return STORE_ENOMEM;
+		if ((rc = store_do_journal(st, &ch, 1, STORE_CAUSE_WRITE)) != STORE_OK) {
+			free(n);
+			return rc;
+		}
 		entry_set_access(n, entry_access(e));
 		if (vlen > 0)
 			memcpy(entry_val(n), entry_cval(e), vlen);
 		*old = do_replace(sh, l, h, n);
 		return STORE_OK;
 	}
+	if ((rc = store_do_journal(st, &ch, 1, STORE_CAUSE_WRITE)) != STORE_OK)
+		return rc;
 	bool had = e->meta & ENTRY_EXPIRES;
 	entry_put_expire(e, expire_at_ms);
 	l->t->slot[l->i] = slot_make(e, h);
@@ -805,8 +841,13 @@ int store_update(store_t *st, const void *key, size_t klen, store_update_fn fn, 
 	case STORE_UPD_KEEP:
 		break;
 	case STORE_UPD_DELETE:
-		if (found)
-			old = store_do_unlink(sh, &l);
+		if (found) {
+			int err = store_do_journal_del(st, l.e, STORE_CAUSE_WRITE);
+			if (err != STORE_OK)
+				rc = err;
+			else
+				old = store_do_unlink(sh, &l);
+		}
 		break;
 	case STORE_UPD_SET_EXPIRE:
 		if (found) {
@@ -821,8 +862,13 @@ int store_update(store_t *st, const void *key, size_t klen, store_update_fn fn, 
 			break;
 		}
 		if (u.expire_at_ms != 0 && u.expire_at_ms <= store_now_ms()) {
-			if (found)
-				old = store_do_unlink(sh, &l);
+			if (found) {
+				int err = store_do_journal_del(st, l.e, STORE_CAUSE_WRITE);
+				if (err != STORE_OK)
+					rc = err;
+				else
+					old = store_do_unlink(sh, &l);
+			}
 			break;
 		}
 		if (!found) {
@@ -842,6 +888,13 @@ int store_update(store_t *st, const void *key, size_t klen, store_update_fn fn, 
 			u.fill((char *)entry_val(e), found ? &cur : NULL, arg);
 		else if (u.new_len > 0)
 			memset(entry_val(e), 0, u.new_len);
+		int err = store_do_journal_set(st, key, klen, entry_cval(e), u.new_len,
+		                               u.expire_at_ms);
+		if (err != STORE_OK) {
+			free(e);
+			rc = err;
+			break;
+		}
 		if (found) {
 			entry_set_access(e, entry_access(l.e));
 			old = do_replace(sh, &l, h, e);
@@ -883,12 +936,13 @@ static void unlock_two(struct shard *a, struct shard *b)
 
 /* Looks up a live key without advancing a resize (a multi-key operation
  * holds locations in several places); an expired entry goes to *dead. */
-static bool do_lookup_fixed(struct shard *sh, uint64_t h, const void *key, size_t klen,
+static bool do_lookup_fixed(store_t *st, struct shard *sh, uint64_t h, const void *key, size_t klen,
                             struct loc *l, struct entry **dead)
 {
 	if (!do_find(sh, h, key, klen, l))
 		return false;
 	if ((l->e->meta & ENTRY_EXPIRES) && entry_expired(l->e, store_now_ms())) {
+		store_do_journal_del(st, l->e, STORE_CAUSE_EXPIRED);
 		*dead = store_do_unlink(sh, l);
 		do_stat_add(&sh->expired, 1);
 		return false;
@@ -921,7 +975,7 @@ static int move_or_copy(store_t *st, const void *src, size_t slen, const void *d
 	rc = do_reserve(st, sd, 1);
 	if (rc != STORE_OK)
 		goto out;
-	if (!do_lookup_fixed(ss, hs, src, slen, &ls, &dead[0])) {
+	if (!do_lookup_fixed(st, ss, hs, src, slen, &ls, &dead[0])) {
 		rc = STORE_ENOTFOUND;
 		goto out;
 	}
@@ -929,18 +983,16 @@ static int move_or_copy(store_t *st, const void *src, size_t slen, const void *d
 		rc = overwrite ? STORE_OK : STORE_ECOND;
 		goto out;
 	}
-	bool exists = do_lookup_fixed(sd, hd, dst, dlen, &ld, &dead[1]);
+	bool exists = do_lookup_fixed(st, sd, hd, dst, dlen, &ld, &dead[1]);
 	if (exists && !overwrite) {
 		rc = STORE_ECOND;
 		goto out;
 	}
 	struct entry *e = ls.e;
-	if (rename && slen == dlen) {
-		if (dlen > 0)
-			memcpy(entry_key(e), dst, dlen);
-	} else {
-		size_t vlen = entry_vlen(ls.e);
-		int64_t exp = entry_expire(ls.e);
+	size_t vlen = entry_vlen(ls.e);
+	int64_t exp = entry_expire(ls.e);
+	bool reuse = rename && slen == dlen;
+	if (!reuse) {
 		e = entry_alloc(st, dst, dlen, vlen, exp != 0, exp);
 		if (e == NULL) {
 			rc = STORE_ENOMEM;
@@ -951,6 +1003,24 @@ static int move_or_copy(store_t *st, const void *src, size_t slen, const void *d
 		if (rename)
 			entry_set_access(e, entry_access(ls.e));
 	}
+	/* RENAME is a SET of dst and a DEL of src, journaled as one change. */
+	store_change ch[2] = {
+	        {.op = STORE_CH_SET,
+	         .key = dst,
+	         .klen = dlen,
+	         .val = entry_cval(ls.e),
+	         .vlen = vlen,
+	         .expire_at_ms = exp},
+	        {.op = STORE_CH_DEL, .key = src, .klen = slen},
+	};
+	rc = store_do_journal(st, ch, rename ? 2 : 1, STORE_CAUSE_WRITE);
+	if (rc != STORE_OK) {
+		if (!reuse)
+			free(e);
+		goto out;
+	}
+	if (reuse && dlen > 0)
+		memcpy(entry_key(e), dst, dlen);
 	if (rename) {
 		store_do_unlink(ss, &ls);
 		if (e != ls.e)
@@ -993,20 +1063,28 @@ struct mset_work {
 	uint64_t *hash;
 	struct entry **e; /* the new entries; after writing, the replaced ones */
 	uint32_t *shard;  /* sorted shard indices, with repeats */
+	store_change *ch; /* for the journal; NULL without one */
 };
 
 static int mset_prepare(store_t *st, size_t n, const void *const keys[], const size_t klens[],
                         const void *const vals[], const size_t vlens[], struct mset_work *w)
 {
-	size_t bytes = n * (sizeof(uint64_t) + sizeof(struct entry *) + sizeof(uint32_t));
+	size_t bytes = n * (sizeof(store_change) + sizeof(uint64_t) + sizeof(struct entry *) +
+	                    sizeof(uint32_t));
 	char *p = malloc(bytes);
 
 	if (p == NULL)
 		return STORE_ENOMEM;
-	w->hash = (uint64_t *)p;
-	w->e = (struct entry **)(p + n * sizeof(uint64_t));
-	w->shard = (uint32_t *)(p + n * (sizeof(uint64_t) + sizeof(struct entry *)));
+	w->ch = (store_change *)p;
+	w->hash = (uint64_t *)(p + n * sizeof(store_change));
+	w->e = (struct entry **)(w->hash + n);
+	w->shard = (uint32_t *)(w->e + n);
 	for (size_t i = 0; i < n; i++) {
+		w->ch[i] = (store_change){.op = STORE_CH_SET,
+		                          .key = keys[i],
+		                          .klen = klens[i],
+		                          .val = vals[i],
+		                          .vlen = vlens[i]};
 		w->hash[i] = store_hash(st, keys[i], klens[i]);
 		w->shard[i] = (uint32_t)((w->hash[i] >> 48) & st->shard_mask);
 		w->e[i] = entry_alloc(st, keys[i], klens[i], vlens[i], false, 0);
@@ -1105,6 +1183,8 @@ int store_mset(store_t *st, size_t n, const void *const keys[], const size_t kle
 		if (do_find(sh, w.hash[i], keys[i], klens[i], &l) && !entry_expired(l.e, now))
 			rc = STORE_ECOND;
 	}
+	if (rc == STORE_OK)
+		rc = store_do_journal(st, w.ch, n, STORE_CAUSE_WRITE);
 	if (rc != STORE_OK) {
 		/* do_reserve may have given empty shards a table. */
 		for (size_t i = 0; i < n; i++)
@@ -1112,7 +1192,7 @@ int store_mset(store_t *st, size_t n, const void *const keys[], const size_t kle
 		mset_unlock(st, &w, n);
 		for (size_t i = 0; i < n; i++)
 			free(w.e[i]);
-		free(w.hash);
+		free(w.ch);
 		return rc;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -1129,7 +1209,7 @@ int store_mset(store_t *st, size_t n, const void *const keys[], const size_t kle
 	mset_unlock(st, &w, n);
 	for (size_t i = 0; i < n; i++)
 		free(w.e[i]);
-	free(w.hash);
+	free(w.ch);
 	return STORE_OK;
 }
 
@@ -1163,26 +1243,48 @@ static void table_destroy(struct table *t)
 	free(t->slot);
 }
 
-/* Each shard is emptied in O(1) under its lock by detaching its tables; the
- * entries are freed after unlocking. */
-void store_clear(store_t *st)
+/* Every shard is emptied in O(1) by detaching its tables, with all shard
+ * locks held so that the flush is one point in time (a write to the last
+ * shard cannot slip in between the journal's FLUSHALL and that shard's
+ * turn); the entries are freed after unlocking. */
+int store_clear(store_t *st)
 {
+	struct table *old = malloc(2 * (size_t)st->nshards * sizeof(*old));
+	if (old == NULL)
+		return STORE_ENOMEM;
+	for (unsigned i = 0; i < st->nshards; i++)
+		pthread_mutex_lock(&st->shards[i].lock);
+	store_change ch = {.op = STORE_CH_FLUSHALL};
+	int rc = store_do_journal(st, &ch, 1, STORE_CAUSE_WRITE);
 	for (unsigned i = 0; i < st->nshards; i++) {
 		struct shard *sh = &st->shards[i];
-		struct table old[2];
 
-		pthread_mutex_lock(&sh->lock);
-		old[0] = sh->ht[0];
-		old[1] = sh->ht[1];
-		sh->ht[0] = sh->ht[1] = (struct table){0};
-		sh->rehash_idx = 0;
-		atomic_store_explicit(&sh->count, 0, memory_order_relaxed);
-		atomic_store_explicit(&sh->mem, 0, memory_order_relaxed);
-		atomic_store_explicit(&sh->expires, 0, memory_order_relaxed);
+		if (rc == STORE_OK) {
+			old[2 * i] = sh->ht[0];
+			old[2 * i + 1] = sh->ht[1];
+			sh->ht[0] = sh->ht[1] = (struct table){0};
+			sh->rehash_idx = 0;
+			atomic_store_explicit(&sh->count, 0, memory_order_relaxed);
+			atomic_store_explicit(&sh->mem, 0, memory_order_relaxed);
+			atomic_store_explicit(&sh->expires, 0, memory_order_relaxed);
+		}
 		pthread_mutex_unlock(&sh->lock);
-		table_destroy(&old[0]);
-		table_destroy(&old[1]);
 	}
+	for (unsigned i = 0; rc == STORE_OK && i < 2 * st->nshards; i++)
+		table_destroy(&old[i]);
+	free(old);
+	return rc;
+}
+
+void store_journal_refused(int err)
+{
+	store_journal_errno = err;
+}
+
+void store_set_journal(store_t *st, store_journal_fn fn, void *arg)
+{
+	atomic_store_explicit(&st->journal_arg, arg, memory_order_relaxed);
+	atomic_store_explicit(&st->journal, fn, memory_order_release);
 }
 
 void store_stats_get(store_t *st, store_stats *out)
@@ -1262,6 +1364,8 @@ store_t *store_create(const store_config *cfg)
 	pthread_mutex_init(&st->evict_lock, NULL);
 	st->pool_len = 0;
 	memset(st->pool, 0, sizeof(st->pool));
+	atomic_init(&st->journal, NULL);
+	atomic_init(&st->journal_arg, NULL);
 
 	/* Critical sections are short (a lookup and a few stores), so an
 	 * adaptive mutex spins briefly before sleeping. These calls cannot
@@ -1322,6 +1426,14 @@ const char *store_strerror(int err)
 		return "condition not met";
 	case STORE_EOOM:
 		return "command not allowed when used memory > 'maxmemory'.";
+	case STORE_EJOURNAL: {
+		static _Thread_local char text[160];
+		char buf[96];
+		snprintf(text, sizeof text,
+		         "write-ahead log: %s; writes refused until it can be written",
+		         strerror_r(store_journal_errno, buf, sizeof buf));
+		return text;
+	}
 	default:
 		return "unknown error";
 	}

@@ -75,8 +75,11 @@ int store_exists(store_t *st, const void *key, size_t klen);
 uint64_t store_count(const store_t *st);
 uint64_t store_mem_used(const store_t *st);
 
-/* Removes every key. Takes the shard locks one at a time. */
-void store_clear(store_t *st);
+/* Removes every key: all shard locks are held (ascending) while the tables
+ * are detached, so the flush is one point in time for every other
+ * operation; the entries are freed after unlocking. Returns STORE_OK or
+ * STORE_EJOURNAL (nothing removed). */
+int store_clear(store_t *st);
 
 /* Table shape, for INFO and the unit tests. Takes the shard locks one at a
  * time, so the totals are not one atomic snapshot. */
@@ -90,8 +93,9 @@ void store_stats_get(store_t *st, store_stats *out);
 /* ---- Conditional writes, read-modify-write, multi-key operations ---- */
 
 enum {
-	STORE_ECOND = -5, /* an NX/XX-style condition did not hold; nothing changed */
-	STORE_EOOM = -6,  /* over maxmemory and the policy could not (or may not) free enough */
+	STORE_ECOND = -5,    /* an NX/XX-style condition did not hold; nothing changed */
+	STORE_EOOM = -6,     /* over maxmemory and the policy could not (or may not) free enough */
+	STORE_EJOURNAL = -7, /* the journal refused the change (see store_set_journal) */
 };
 
 /* The value of a key as seen under its shard lock. Valid only during the
@@ -278,6 +282,57 @@ typedef struct store_counters {
 } store_counters;
 void store_counters_get(const store_t *st, store_counters *out);
 
+/* ---- Change journal (the write-ahead log's hook) ----
+ *
+ * When a journal is set, every change to the keyspace is described to it
+ * under the lock(s) of the shard(s) involved, after every check that could
+ * still fail and right before the change is applied, so the journal sees
+ * the changes of one key in the order they happen. Changes are physical:
+ * the resulting value, not the command (INCR is a SET of the new value,
+ * RENAME a SET of dst then a DEL of src, KEEPTTL a SET carrying the kept
+ * absolute expiry). A change of several keys (RENAME, MSET) is one call of
+ * n changes, to be made atomic by the journal.
+ *
+ * cause STORE_CAUSE_WRITE: a non-zero return (a negative errno) cancels the
+ * change: the operation returns STORE_EJOURNAL and changes nothing, and
+ * store_strerror(STORE_EJOURNAL) names the errno on this thread.
+ * STORE_CAUSE_EXPIRED / STORE_CAUSE_EVICTED: a key removed because its time
+ * passed (lazily or by store_expire_cycle) or by maxmemory; the return value
+ * is ignored and the key is removed anyway (a replayed SET carries its
+ * absolute expiry, so an expired key does not come back without the DEL).
+ *
+ * The callback must not call into the store and should not block for long
+ * (it holds shard locks). Set it while no other thread uses the store. */
+enum store_change_op {
+	STORE_CH_SET = 1,      /* key, val, expire_at_ms (0 = none) */
+	STORE_CH_DEL = 2,      /* key */
+	STORE_CH_EXPIRE = 3,   /* key, expire_at_ms (0 = persist) */
+	STORE_CH_FLUSHALL = 4, /* nothing */
+};
+enum store_change_cause {
+	STORE_CAUSE_WRITE = 0,
+	STORE_CAUSE_EXPIRED = 1,
+	STORE_CAUSE_EVICTED = 2,
+};
+typedef struct store_change {
+	int op; /* STORE_CH_* */
+	const void *key;
+	size_t klen;
+	const void *val;
+	size_t vlen;
+	int64_t expire_at_ms;
+} store_change;
+typedef int (*store_journal_fn)(const store_change *ch, size_t n, int cause, void *arg);
+/* fn NULL removes the journal. */
+void store_set_journal(store_t *st, store_journal_fn fn, void *arg);
+
+/* Records err (positive errno) as the reason store_strerror(STORE_EJOURNAL)
+ * gives on this thread, for callers that refuse a write before the store
+ * sees it. */
+void store_journal_refused(int err);
+
+/* The client-facing reason for err. For STORE_EJOURNAL it names the errno
+ * of the last refusal on the calling thread (thread-local text). */
 const char *store_strerror(int err);
 
 #endif

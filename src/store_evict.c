@@ -130,7 +130,7 @@ static uint64_t evict_score(int policy, const struct entry *e, uint64_t sec)
 /* One round in sh: sweeps up to EXPIRE_SLOTS_PER_ROUND slots from where the
  * last round stopped, looking at up to EXPIRE_KEYS_PER_ROUND keys with an
  * expiry (the slot says which, without reading the entry). */
-static size_t expire_round(struct shard *sh, unsigned *sampled)
+static size_t expire_round(store_t *st, struct shard *sh, unsigned *sampled)
 {
 	struct entry *dead[EXPIRE_KEYS_PER_ROUND];
 	size_t ndead = 0;
@@ -149,6 +149,7 @@ static size_t expire_round(struct shard *sh, unsigned *sampled)
 			if (slot_live(s) && (s & SLOT_EXPIRES)) {
 				(*sampled)++;
 				if (entry_expired(l.e, now)) {
+					store_do_journal_del(st, l.e, STORE_CAUSE_EXPIRED);
 					dead[ndead++] = store_do_unlink(sh, &l);
 					do_stat_add(&sh->expired, 1);
 				}
@@ -178,7 +179,7 @@ size_t store_expire_cycle(store_t *st, uint64_t budget_us)
 			continue;
 		for (unsigned round = 0; round < EXPIRE_ROUNDS; round++) {
 			unsigned sampled;
-			size_t n = expire_round(sh, &sampled);
+			size_t n = expire_round(st, sh, &sampled);
 			removed += n;
 			if (n * 4 <= sampled)
 				break;
@@ -316,9 +317,10 @@ static bool pool_populate(store_t *st, int policy)
 
 /* Unlinks the entry at l as an eviction (counted); the caller holds the shard
  * lock and frees the returned entry after unlocking. *freed gets its size. */
-static struct entry *do_evict(struct shard *sh, struct loc *l, uint64_t *freed)
+static struct entry *do_evict(store_t *st, struct shard *sh, struct loc *l, uint64_t *freed)
 {
 	*freed = malloc_usable_size(l->e);
+	store_do_journal_del(st, l->e, STORE_CAUSE_EVICTED);
 	struct entry *gone = store_do_unlink(sh, l);
 	do_stat_add(&sh->evicted, 1);
 	store_do_maybe_shrink(sh);
@@ -341,7 +343,7 @@ static uint64_t pool_evict_best(store_t *st, int policy)
 		if (store_do_find(sh, c->hash, c->key, c->klen, &l) &&
 		    (!policy_volatile(policy) || (l.e->meta & ENTRY_EXPIRES)) &&
 		    evict_score(policy, l.e, mono_sec()) >= c->score) {
-			gone = do_evict(sh, &l, &freed);
+			gone = do_evict(st, sh, &l, &freed);
 		}
 		pthread_mutex_unlock(&sh->lock);
 		free(gone);
@@ -363,7 +365,7 @@ static uint64_t evict_random(store_t *st, bool volatile_only)
 			return 0;
 		pthread_mutex_lock(&sh->lock);
 		if (do_sample(sh, volatile_only, &l, 1) == 1) {
-			gone = do_evict(sh, &l, &freed);
+			gone = do_evict(st, sh, &l, &freed);
 		}
 		pthread_mutex_unlock(&sh->lock);
 		free(gone);

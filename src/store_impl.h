@@ -245,6 +245,8 @@ struct store {
 	pthread_mutex_t evict_lock;
 	unsigned pool_len; /* candidates in pool[0..pool_len), by ascending score */
 	struct evict_cand pool[EVPOOL_SIZE];
+	_Atomic(store_journal_fn) journal; /* NULL: none (store_set_journal) */
+	void *_Atomic journal_arg;
 	struct shard shards[];
 };
 
@@ -297,6 +299,49 @@ void store_do_maybe_shrink(struct shard *sh);
  * *l is filled when the slot is live. total is returned by store_do_slots. */
 size_t store_do_slots(const struct shard *sh);
 uint64_t store_do_slot_at(struct shard *sh, size_t i, struct loc *l);
+
+/* ---- The change journal (store.h) ---- */
+
+/* The errno of the last journal refusal on this thread (positive). */
+extern _Thread_local int store_journal_errno;
+
+/* Describes n changes to the journal. STORE_OK, or STORE_EJOURNAL when the
+ * journal refused a STORE_CAUSE_WRITE change (which must then not be made). */
+static inline int store_do_journal(store_t *st, const store_change *ch, size_t n, int cause)
+{
+	store_journal_fn fn = atomic_load_explicit(&st->journal, memory_order_acquire);
+	if (fn == NULL)
+		return STORE_OK;
+	int rc = fn(ch, n, cause, atomic_load_explicit(&st->journal_arg, memory_order_relaxed));
+	if (rc == 0 || cause != STORE_CAUSE_WRITE)
+		return STORE_OK;
+	store_journal_errno = rc < 0 ? -rc : rc;
+	return STORE_EJOURNAL;
+}
+
+/* Journals the removal of e's key. */
+static inline int store_do_journal_del(store_t *st, const struct entry *e, int cause)
+{
+	if (atomic_load_explicit(&st->journal, memory_order_relaxed) == NULL)
+		return STORE_OK;
+	store_change ch = {.op = STORE_CH_DEL, .key = entry_ckey(e), .klen = entry_klen(e)};
+	return store_do_journal(st, &ch, 1, cause);
+}
+
+/* Journals a SET of key to val with an absolute expiry (0 = none). */
+static inline int store_do_journal_set(store_t *st, const void *key, size_t klen, const void *val,
+                                       size_t vlen, int64_t expire_at_ms)
+{
+	if (atomic_load_explicit(&st->journal, memory_order_relaxed) == NULL)
+		return STORE_OK;
+	store_change ch = {.op = STORE_CH_SET,
+	                   .key = key,
+	                   .klen = klen,
+	                   .val = val,
+	                   .vlen = vlen,
+	                   .expire_at_ms = expire_at_ms};
+	return store_do_journal(st, &ch, 1, STORE_CAUSE_WRITE);
+}
 
 /* Access metadata: the 24-bit value of a new entry, and the update made by
  * every read or write that finds the key (store_evict.c has the details). */

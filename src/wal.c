@@ -22,6 +22,15 @@
  * hole that recovery reports as a missing record, and later batches could
  * not be written after it.
  *
+ * Atomic batches: wal_append sets WAL_FLAG_MORE on all but the last record
+ * of its call, and recovery applies a batch only once its last record has
+ * been read. A batch never spans two segments: wal_append encodes a whole
+ * batch into pending under mu, the writer moves pending into ubuf whole or
+ * not at all, and rotate() runs only when ubuf is empty (everything written
+ * and fsynced), so every segment boundary falls between two wal_append calls.
+ * Recovery relies on it: an unterminated batch at the end of a segment that
+ * is not the last is damage, not a torn write.
+ *
  * Lock order: mu only; the notify callback runs with mu released.
  */
 #include "wal.h"
@@ -254,6 +263,8 @@ static int flush_step(wal_t *w, int force_sync, size_t *released)
 			return -errno;
 		w->need_truncate = 0;
 	}
+	/* Only with ubuf empty: a batch must not start in one segment and end in
+	 * the next (see the header comment). */
 	if (w->need_rotate && w->ubuf.len == 0 && (rc = rotate(w)) < 0)
 		return rc;
 	if (w->ubuf_written < w->ubuf.len) {
@@ -345,7 +356,9 @@ static void *writer_main(void *arg)
 			break;
 		if (w->stopping && w->err && close_attempts++ >= WAL_CLOSE_RETRIES)
 			break;
-		/* Take everything appended so far: this is the group commit. */
+		/* Take everything appended so far: this is the group commit. The
+		 * transfer is whole or nothing (a failed buf_reserve leaves pending
+		 * as it is), which keeps batches out of segment boundaries. */
 		if (w->pending.len > 0) {
 			if (w->ubuf.len == 0) {
 				wal_buf t = w->ubuf;
@@ -506,6 +519,7 @@ int wal_append(wal_t *w, const wal_record *recs, size_t n, uint64_t *last_seq)
 		for (size_t i = 0; i < n; i++) {
 			wal_record r = recs[i];
 			r.seq = seq + i;
+			r.flags = i + 1 < n ? WAL_FLAG_MORE : 0;
 			size_t k = wal_encode(w->pending.data + w->pending.len, &r);
 			if (k == 0) {
 				w->pending.len = start; /* all or nothing */
@@ -639,31 +653,68 @@ typedef struct seg_ent {
 	char name[WAL_SEGMENT_NAME_LEN + 1];
 } seg_ent;
 
+/* Records of a batch are held back in `batch` until the record that ends it
+ * (no WAL_FLAG_MORE) is decoded, then delivered back to back. The held
+ * structs point into the mapped segment, which stays mapped for the whole
+ * scan; batches never span segments, so nothing is held across an munmap.
+ * The array grows by doubling as records are decoded, so its size is bounded
+ * by the records actually present in the image, never by a length field. We
+ * rejected keeping only offsets and decoding again at delivery: it would
+ * checksum every batched record twice to save a few bytes per record. */
 typedef struct replay_ctx {
 	wal_replay_fn fn;
 	void *arg;
 	uint64_t seg_seq;
-	uint64_t seen; /* records seen in this segment */
-	uint64_t last_seq;
-	uint64_t records;
+	uint64_t seen; /* records decoded in this segment */
+	wal_record *batch;
+	size_t nbatch, batch_cap;
+	uint64_t last_seq; /* last record delivered */
+	uint64_t records;  /* records delivered */
+	uint64_t batches;  /* batches of >= 2 records delivered */
 } replay_ctx;
 
 /* The segment name was checked against the previous segment's last seq
  * before the scan, so checking the first record against the name also
  * proves continuity. */
-enum { VISIT_NAME_MISMATCH = 1, VISIT_CANCELED = 2 };
+enum { VISIT_NAME_MISMATCH = 1, VISIT_CANCELED = 2, VISIT_NOMEM = 3 };
+
+static int replay_deliver(replay_ctx *c, const wal_record *r)
+{
+	if (c->fn && c->fn(r, c->arg) != 0)
+		return VISIT_CANCELED;
+	c->records++;
+	c->last_seq = r->seq;
+	return 0;
+}
 
 static int replay_visit(const wal_record *r, size_t offset, void *arg)
 {
 	replay_ctx *c = arg;
+	int rc;
 	(void)offset;
 	if (c->seen == 0 && r->seq != c->seg_seq)
 		return VISIT_NAME_MISMATCH;
-	if (c->fn && c->fn(r, c->arg) != 0)
-		return VISIT_CANCELED;
 	c->seen++;
-	c->records++;
-	c->last_seq = r->seq;
+	if (r->flags & WAL_FLAG_MORE) {
+		if (c->nbatch == c->batch_cap) {
+			size_t cap = c->batch_cap ? c->batch_cap * 2 : 16;
+			wal_record *nb = reallocarray(c->batch, cap, sizeof(*nb));
+			if (!nb)
+				return VISIT_NOMEM;
+			c->batch = nb;
+			c->batch_cap = cap;
+		}
+		c->batch[c->nbatch++] = *r;
+		return 0;
+	}
+	for (size_t i = 0; i < c->nbatch; i++)
+		if ((rc = replay_deliver(c, &c->batch[i])) != 0)
+			return rc;
+	if ((rc = replay_deliver(c, r)) != 0)
+		return rc;
+	if (c->nbatch > 0)
+		c->batches++;
+	c->nbatch = 0;
 	return 0;
 }
 
@@ -772,47 +823,68 @@ int wal_recover(const char *dir, size_t max_record, int truncate_corrupt, wal_re
 		}
 		c.seg_seq = segs[i].seq;
 		c.seen = 0;
+		c.nbatch = 0;
 		wal_scan(img, size, max_record, replay_visit, &c, &res);
 		if (size > 0)
 			munmap((void *)img, size);
+		c.nbatch = 0; /* its records pointed into the image */
 		out->segments++;
 
 		if (res.status == WAL_ABORTED) {
-			rc = res.visit_rc == VISIT_CANCELED ? -ECANCELED : -EBADMSG;
+			rc = res.visit_rc == VISIT_CANCELED ? -ECANCELED
+			     : res.visit_rc == VISIT_NOMEM  ? -ENOMEM
+			                                    : -EBADMSG;
 			if (res.visit_rc == VISIT_NAME_MISMATCH)
 				snprintf(err, errlen,
 				         "wal: %s at byte offset %zu: first record does not have "
-				         "the seq in "
-				         "the file name",
+				         "the seq in the file name",
 				         path, res.end);
+			else if (res.visit_rc == VISIT_NOMEM)
+				snprintf(err, errlen, "wal: out of memory replaying %s", path);
 			else
 				snprintf(err, errlen, "wal: replay stopped at %s byte offset %zu",
 				         path, res.end);
 			goto cleanup;
 		}
-		if (res.status == WAL_TORN && last && res.end == size) {
-			/* An empty file: a crash right after creation; nothing to cut. */
-		} else if (res.status == WAL_TORN && last) {
-			if ((rc = truncate_file(fd, res.end)) < 0) {
-				snprintf(err, errlen, "wal: truncate %s: %s", path, strerror(-rc));
-				goto cleanup;
+		/* Every cut is at batch_start (== res.end when no batch is open):
+		 * the records of an unterminated batch were never delivered, so
+		 * cutting at the damaged record would leave them in the file. */
+		size_t cut = res.batch_start;
+		int open_batch = res.batch_records > 0;
+		if (last && (res.status == WAL_TORN || (res.status == WAL_OK && open_batch))) {
+			/* A write cut short by a crash. cut == size: an empty file,
+			 * left by a crash right after creation; nothing to cut. */
+			if (cut < size) {
+				if ((rc = truncate_file(fd, cut)) < 0) {
+					snprintf(err, errlen, "wal: truncate %s: %s", path,
+					         strerror(-rc));
+					goto cleanup;
+				}
+				out->truncated_bytes += size - cut;
+				log_warn("wal", "torn tail truncated", LF_S("file", path),
+				         LF_U("offset", cut), LF_U("bytes_dropped", size - cut),
+				         LF_U("records_dropped", res.batch_records));
 			}
-			out->truncated_bytes += size - res.end;
-			log_warn("wal", "torn tail truncated", LF_S("file", path),
-			         LF_U("offset", res.end), LF_U("bytes_dropped", size - res.end));
-		} else if (res.status != WAL_OK) {
+		} else if (res.status != WAL_OK || open_batch) {
+			const char *what = res.status != WAL_OK ? wal_status_str(res.status)
+			                                        : "batch not terminated";
+			const char *why = res.reason ? res.reason : "";
+			size_t at = res.end;
+			if (res.status == WAL_OK) {
+				why = "the segment ends inside a batch but is not the last";
+				at = res.batch_start;
+			}
 			if (!truncate_corrupt) {
 				rc = -EBADMSG;
 				snprintf(err, errlen, "wal: %s: %s at byte offset %zu: %s", path,
-				         wal_status_str(res.status), res.end,
-				         res.reason ? res.reason : "");
+				         what, at, why);
 				goto cleanup;
 			}
-			if ((rc = truncate_file(fd, res.end)) < 0) {
+			if ((rc = truncate_file(fd, cut)) < 0) {
 				snprintf(err, errlen, "wal: truncate %s: %s", path, strerror(-rc));
 				goto cleanup;
 			}
-			uint64_t dropped_bytes = size - res.end, later_bytes = 0;
+			uint64_t dropped_bytes = size - cut, later_bytes = 0;
 			for (long j = i + 1; j < nseg; j++) {
 				char p2[4096];
 				struct stat st2;
@@ -836,10 +908,10 @@ int wal_recover(const char *dir, size_t max_record, int truncate_corrupt, wal_re
 			log_error("wal",
 			          "damaged log truncated (truncate_corrupt): records after this "
 			          "point are lost",
-			          LF_S("file", path), LF_S("status", wal_status_str(res.status)),
-			          LF_S("reason", res.reason ? res.reason : ""),
-			          LF_U("offset", res.end),
+			          LF_S("file", path), LF_S("status", what), LF_S("reason", why),
+			          LF_U("damage_offset", at), LF_U("offset", cut),
 			          LF_U("bytes_dropped_in_file", dropped_bytes),
+			          LF_U("batch_records_dropped", res.batch_records),
 			          LF_U("later_segments_deleted", out->dropped_segments),
 			          LF_U("later_bytes_deleted", later_bytes),
 			          LF_U("last_seq_kept", c.last_seq));
@@ -854,12 +926,15 @@ cleanup:
 	if (fd >= 0)
 		close(fd);
 	free(segs);
+	free(c.batch);
 	out->records = c.records;
+	out->batches = c.batches;
 	out->last_seq = c.last_seq;
 	out->elapsed_ms = now_ms() - t0;
 	if (rc == 0)
 		log_info("wal", "recovered", LF_S("dir", dir), LF_U("records", out->records),
-		         LF_U("segments", out->segments), LF_U("last_seq", out->last_seq),
+		         LF_U("batches", out->batches), LF_U("segments", out->segments),
+		         LF_U("last_seq", out->last_seq),
 		         LF_U("truncated_bytes", out->truncated_bytes),
 		         LF_U("elapsed_ms", out->elapsed_ms));
 	return rc;

@@ -58,8 +58,11 @@ void wal_set_notify(wal_t *w, wal_notify_fn fn, void *arg);
  * ignored), encodes them into the pending buffer and wakes the writer; no
  * file I/O on the caller's thread. *last_seq (may be NULL) gets the seq of
  * the last record. Waits while more than max_pending bytes are not yet
- * durable. The batch is all or nothing. Returns 0, -EINVAL, -ESHUTDOWN after
- * shutdown, or the sticky error (nothing is accepted while it is set). */
+ * durable. The batch is all or nothing, in memory and on disk: the flags of
+ * recs are ignored, WAL_FLAG_MORE is set on every record but the last, the
+ * batch never spans two segments, and recovery replays it whole or not at
+ * all. Returns 0, -EINVAL, -ESHUTDOWN after shutdown, or the sticky error
+ * (nothing is accepted while it is set). */
 int wal_append(wal_t *w, const wal_record *recs, size_t n, uint64_t *last_seq);
 
 /* Highest seq that is fsynced (under WAL_FSYNC_NO: written). */
@@ -90,11 +93,14 @@ void wal_close(wal_t *w);
 /* ---- recovery ---- */
 
 /* Called for each good record in seq order; key/val are valid only during
- * the call. Non-zero stops recovery (-ECANCELED). */
+ * the call. The records of one wal_append batch come back to back, and only
+ * once the record that ends the batch has been read and checked. Non-zero
+ * stops recovery (-ECANCELED). */
 typedef int (*wal_replay_fn)(const wal_record *r, void *arg);
 
 typedef struct wal_recovery {
-	uint64_t records;
+	uint64_t records; /* records delivered */
+	uint64_t batches; /* batches of two or more records delivered */
 	uint64_t segments;
 	uint64_t last_seq; /* 0 when no record */
 	uint64_t truncated_bytes;
@@ -103,13 +109,18 @@ typedef struct wal_recovery {
 } wal_recovery;
 
 /* Replays every wal-<20 digits>.log in dir, in seq order. A torn tail of the
- * last segment is cut off (warning). A torn record in another segment,
- * corruption, a bad header, a first record whose seq differs from the file
- * name, or a gap between segments ("missing segment") is -EBADMSG naming
- * the file and byte offset, unless truncate_corrupt: then the damaged segment
- * is cut at the offset, every later segment is deleted, and an error line
- * says how many bytes and segments were dropped. On failure fn may already
- * have seen a prefix of the log: the caller discards what it built. */
+ * last segment is cut off (warning): a torn record, or a batch whose last
+ * record is missing, and then the cut is at the batch's first record, none
+ * of whose records is delivered (last_seq is the seq before it). A torn
+ * record or an unterminated batch in another segment ("batch not
+ * terminated"), corruption, a bad header, a first record whose seq differs
+ * from the file name, or a gap between segments ("missing segment") is
+ * -EBADMSG naming the file and byte offset, unless truncate_corrupt: then
+ * the damaged segment is cut at the offset (at the start of the batch it
+ * interrupts, if any), every later segment is deleted, and an error line
+ * says how many bytes and segments were dropped. -ENOMEM when the records
+ * of a batch cannot be held. On failure fn may already have seen a prefix
+ * of the log: the caller discards what it built. */
 int wal_recover(const char *dir, size_t max_record, int truncate_corrupt, wal_replay_fn fn,
                 void *arg, wal_recovery *out, char *err, size_t errlen);
 

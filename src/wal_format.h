@@ -30,15 +30,21 @@ typedef enum wal_status {
 	WAL_NO_SPACE = 6,   /* output buffer too small */
 } wal_status;
 
-/* Record operations. 0 is never valid, so zeroed bytes never decode. A batch
- * op (several records under one CRC, vlen = count) is not defined yet: the
- * value 5 is left for it and is rejected as an unknown op today. */
+/* Record operations. 0 is never valid, so zeroed bytes never decode. */
 enum {
 	WAL_OP_SET = 1,      /* key, value, expire_at_ms (0 = no expiry) */
 	WAL_OP_DEL = 2,      /* key */
 	WAL_OP_EXPIRE = 3,   /* key, expire_at_ms (0 = persist) */
 	WAL_OP_FLUSHALL = 4, /* no key, no value */
 };
+
+/* Record flags (the flags byte). An atomic batch is a run of records in which
+ * every record but the last has WAL_FLAG_MORE; a run whose last record has it
+ * is unterminated and must not be applied (see wal_scan_result.batch_start).
+ * Any op may carry it. Other bits are reserved: the encoder refuses them and
+ * the decoder reports them as WAL_CORRUPT. */
+#define WAL_FLAG_MORE   0x01u /* another record of the same atomic batch follows */
+#define WAL_FLAGS_KNOWN WAL_FLAG_MORE
 
 #define WAL_HEADER_SIZE      16u /* segment file header */
 #define WAL_REC_HEADER_SIZE  8u  /* len + crc32c */
@@ -50,8 +56,9 @@ enum {
 #define WAL_SEGMENT_NAME_LEN 28u /* strlen("wal-") + 20 digits + strlen(".log") */
 
 typedef struct wal_record {
-	uint64_t seq; /* >= 1; strictly increasing within a segment */
-	uint8_t op;   /* WAL_OP_* */
+	uint64_t seq;  /* >= 1; strictly increasing within a segment */
+	uint8_t op;    /* WAL_OP_* */
+	uint8_t flags; /* WAL_FLAG_* */
 	int64_t expire_at_ms;
 	const void *key;
 	size_t klen;
@@ -68,8 +75,8 @@ size_t wal_record_size(size_t klen, size_t vlen);
 
 /* Encodes r into dst (wal_record_size(r->klen, r->vlen) bytes). Returns the
  * bytes written, or 0 when r is not a record the decoder would accept
- * (seq 0, unknown op, a field the op does not carry is set, negative expiry,
- * lengths too big); nothing useful is written then. */
+ * (seq 0, unknown op, unknown flag bits, a field the op does not carry is
+ * set, negative expiry, lengths too big); nothing useful is written then. */
 size_t wal_encode(uint8_t *dst, const wal_record *r);
 
 void wal_encode_header(uint8_t dst[WAL_HEADER_SIZE]);
@@ -95,15 +102,19 @@ int wal_decode(const uint8_t *p, size_t avail, size_t max_record, wal_record *ou
 typedef int (*wal_visit_fn)(const wal_record *r, size_t offset, void *arg);
 
 typedef struct wal_scan_result {
-	int status;         /* as returned by wal_scan */
-	uint64_t records;   /* good records delivered */
-	uint64_t first_seq; /* 0 when no record */
-	uint64_t last_seq;  /* 0 when no record */
-	size_t end;         /* offset of the first byte not in a good record: the
-	                       torn or corrupt record, the zero tail, or n */
-	size_t zero_tail;   /* bytes of zeros from end to n (a clean end) */
-	int visit_rc;       /* visitor's return value when WAL_ABORTED */
-	const char *reason; /* static text for TORN/CORRUPT/BAD_HEADER, else NULL */
+	int status;             /* as returned by wal_scan */
+	uint64_t records;       /* good records delivered */
+	uint64_t first_seq;     /* 0 when no record */
+	uint64_t last_seq;      /* 0 when no record */
+	size_t end;             /* offset of the first byte not in a good record: the
+	                           torn or corrupt record, the zero tail, or n */
+	size_t zero_tail;       /* bytes of zeros from end to n (a clean end) */
+	size_t batch_start;     /* offset of the first record of the trailing run of
+	                           good records whose last one has WAL_FLAG_MORE (an
+	                           unterminated batch); == end when there is none */
+	uint64_t batch_records; /* good records in that run; 0 when there is none */
+	int visit_rc;           /* visitor's return value when WAL_ABORTED */
+	const char *reason;     /* static text for TORN/CORRUPT/BAD_HEADER, else NULL */
 } wal_scan_result;
 
 /* Walks a whole segment image of n bytes: header, then records, calling fn
@@ -112,7 +123,11 @@ typedef struct wal_scan_result {
  * (res->zero_tail; a zeroed header followed by anything non-zero is
  * WAL_CORRUPT). Otherwise WAL_TORN, WAL_CORRUPT, WAL_BAD_HEADER or
  * WAL_ABORTED, with res->end at the offending record (0 for the header).
- * Sequence numbers must increase strictly; a repeat or decrease is CORRUPT. */
+ * Sequence numbers must increase strictly; a repeat or decrease is CORRUPT.
+ * Records go to fn one by one whether or not their batch is terminated (fn
+ * reads r->flags); an unterminated batch before res->end is not an error
+ * here but is reported in res->batch_start and res->batch_records, whatever
+ * the status: what it means depends on where the image sits in the log. */
 int wal_scan(const uint8_t *p, size_t n, size_t max_record, wal_visit_fn fn, void *arg,
              wal_scan_result *res);
 

@@ -286,7 +286,25 @@ static int find_listening_port(const char *log, size_t len)
 	return 0;
 }
 
-/* Starts the server process of s (dir already made) and waits for its port. */
+/* 1 when log has the server's {"component":"main","msg":"ready"} line: the
+ * data is loaded and commands are served (before it they get -LOADING). */
+static int find_ready(const char *log, size_t len)
+{
+	const char *p = log, *end = log + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			break;
+		if (json_str_is(json_field(p, nl, "msg"), nl, "ready") &&
+		    json_str_is(json_field(p, nl, "component"), nl, "main"))
+			return 1;
+		p = nl + 1;
+	}
+	return 0;
+}
+
+/* Starts the server process of s (dir already made) and waits until it
+ * listens (its port) and has loaded its data ("ready"). */
 static int server_launch(mdb_server *s, const char *const extra_args[])
 {
 	const char *bin = mdb_binary_path("MINIDB_BIN", "minidb");
@@ -336,11 +354,14 @@ static int server_launch(mdb_server *s, const char *const extra_args[])
 	long long deadline = mdb_now_ms() + mdb_timeout_ms(MDB_START_TIMEOUT_MS);
 	for (;;) {
 		size_t len = 0;
+		int ready = 0;
 		char *log = read_file(s->log_path, &len);
-		if (log != NULL && len >= log_start)
+		if (log != NULL && len >= log_start) {
 			s->port = find_listening_port(log + log_start, len - log_start);
+			ready = s->port > 0 && find_ready(log + log_start, len - log_start);
+		}
 		free(log);
-		if (s->port > 0)
+		if (ready)
 			return 0;
 		int ws;
 		if (waitpid(s->pid, &ws, WNOHANG) == s->pid) {
@@ -461,7 +482,8 @@ static void registry_remove(mdb_server *s)
 	pthread_mutex_unlock(&registry.lock);
 }
 
-mdb_server *mdb_start(const char *const extra_args[])
+/* mdb_start and mdb_start_in: data_dir NULL means <dir>/data. */
+static mdb_server *server_start(const char *data_dir, const char *const extra_args[])
 {
 	mdb_server *s = calloc(1, sizeof *s);
 	if (s == NULL)
@@ -476,15 +498,34 @@ mdb_server *mdb_start(const char *const extra_args[])
 	}
 	strcpy(s->dir, dir);
 	free(dir);
-	snprintf(s->data_dir, sizeof s->data_dir, "%s/data", s->dir);
+	if (data_dir == NULL)
+		snprintf(s->data_dir, sizeof s->data_dir, "%s/data", s->dir);
+	else if (snprintf(s->data_dir, sizeof s->data_dir, "%s", data_dir) >=
+	         (int)sizeof s->data_dir)
+		goto fail;
 	snprintf(s->log_path, sizeof s->log_path, "%s/server.log", s->dir);
-	if (mkdir(s->data_dir, 0700) != 0 || server_launch(s, extra_args) != 0) {
-		mdb_remove_tree(s->dir);
-		free(s);
-		return NULL;
+	if (mkdir(s->data_dir, 0700) != 0 && (data_dir == NULL || errno != EEXIST)) {
+		fprintf(stderr, "harness: mkdir %s: %s\n", s->data_dir, strerror(errno));
+		goto fail;
 	}
+	if (server_launch(s, extra_args) != 0)
+		goto fail;
 	registry_add(s);
 	return s;
+fail:
+	mdb_remove_tree(s->dir);
+	free(s);
+	return NULL;
+}
+
+mdb_server *mdb_start(const char *const extra_args[])
+{
+	return server_start(NULL, extra_args);
+}
+
+mdb_server *mdb_start_in(const char *data_dir, const char *const extra_args[])
+{
+	return server_start(data_dir, extra_args);
 }
 
 int mdb_restart(mdb_server *s, const char *const extra_args[])

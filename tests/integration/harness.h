@@ -75,11 +75,15 @@ const char *mdb_binary_path(const char *env_name, const char *name);
 
 /* Makes a fresh temp dir, starts $MINIDB_BIN --port 0 --data-dir <dir>/data
  * --log-format json plus extra_args (NULL-terminated, may be NULL) and waits
- * (bounded) for its "listening" log line. Returns NULL, after printing the
- * log, when the server exits or does not listen in time. Call it from the
- * main thread: the server is killed when the thread that started it exits,
- * so no server outlives a crashed test. */
+ * (bounded) for its "listening" and "ready" (data loaded) log lines. Returns NULL, after printing
+ * the log, when the server exits or does not listen in time. Call it from the main thread: the
+ * server is killed when the thread that started it exits, so no server outlives a crashed test. */
 mdb_server *mdb_start(const char *const extra_args[]);
+
+/* As mdb_start, but the server's data dir is data_dir (made if missing)
+ * instead of <dir>/data: for tests that need it on a particular file system.
+ * data_dir belongs to the caller; mdb_stop does not remove it. */
+mdb_server *mdb_start_in(const char *data_dir, const char *const extra_args[]);
 
 /* Starts the server again on the same temp dir (and so the same data dir)
  * after it exited; the port may change. Returns 0, or -1 as mdb_start. */

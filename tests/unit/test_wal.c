@@ -1,7 +1,9 @@
 /* Unit tests for the WAL writer and recovery (src/wal.c): concurrent appends
  * replayed in order, group commit, durability waits, rotation, torn tails,
- * corruption with and without truncate_corrupt, missing segments, and a full
- * disk simulated with RLIMIT_FSIZE. Every test works in its own mkdtemp dir. */
+ * corruption with and without truncate_corrupt, missing segments, a full
+ * disk simulated with RLIMIT_FSIZE, and atomic batches: WAL_FLAG_MORE on
+ * disk, a batch cut at every byte, batches across rotation. Every test works
+ * in its own mkdtemp dir. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -169,6 +171,88 @@ static int recover(const char *dir, int truncate_corrupt, replay_check *c, wal_r
 	memset(c, 0, sizeof(*c));
 	err[0] = '\0';
 	return wal_recover(dir, 0, truncate_corrupt, check_replay, c, out, err, errlen);
+}
+
+/* Appends records i = first .. first + n - 1 of thread tid as one batch. The
+ * caller's flags are junk on purpose: wal_append must ignore them. */
+static int append_batch(wal_t *w, unsigned tid, unsigned first, unsigned n, uint64_t *seq)
+{
+	char key[8][KEYLEN], val[8][VALLEN];
+	wal_record recs[8];
+	assert_true(n >= 1 && n <= 8);
+	for (unsigned k = 0; k < n; k++) {
+		make_kv(key[k], val[k], tid, first + k);
+		recs[k] = (wal_record){.op = WAL_OP_SET,
+		                       .flags = k + 1 == n ? WAL_FLAG_MORE : 0x80,
+		                       .key = key[k],
+		                       .klen = KEYLEN,
+		                       .val = val[k],
+		                       .vlen = VALLEN};
+	}
+	return wal_append(w, recs, n, seq);
+}
+
+/* Reads a whole file into a malloc'ed buffer. */
+static uint8_t *read_file(const char *path, size_t *n)
+{
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	*n = (size_t)file_size(path);
+	uint8_t *p = malloc(*n ? *n : 1);
+	assert_non_null(p);
+	assert_int_equal(pread(fd, p, *n, 0), (ssize_t)*n);
+	close(fd);
+	return p;
+}
+
+static void write_file(const char *path, const uint8_t *p, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, p, n, 0), (ssize_t)n);
+	close(fd);
+}
+
+/* Writes segment wal-<first_seq>.log by hand: record seq = first_seq + k is
+ * thread 0's record i = seq - 1 (what check_replay expects), with flags[k]. */
+static void write_segment(const char *dir, uint64_t first_seq, const uint8_t *flags, size_t n)
+{
+	uint8_t buf[WAL_HEADER_SIZE + 16 * REC_SIZE];
+	char path[512];
+	size_t off = WAL_HEADER_SIZE;
+	assert_true(n <= 16);
+	wal_encode_header(buf);
+	for (size_t k = 0; k < n; k++) {
+		char key[KEYLEN], val[VALLEN];
+		make_kv(key, val, 0, (unsigned)(first_seq + k - 1));
+		wal_record r = {.seq = first_seq + k,
+		                .op = WAL_OP_SET,
+		                .flags = flags[k],
+		                .key = key,
+		                .klen = KEYLEN,
+		                .val = val,
+		                .vlen = VALLEN};
+		assert_int_equal(wal_encode(buf + off, &r), REC_SIZE);
+		off += REC_SIZE;
+	}
+	seg_path(path, sizeof path, dir, first_seq);
+	write_file(path, buf, off);
+}
+
+typedef struct flag_log {
+	size_t n;
+	uint64_t seq[16];
+	uint8_t flags[16];
+} flag_log;
+
+static int log_flags(const wal_record *r, size_t offset, void *arg)
+{
+	flag_log *f = arg;
+	(void)offset;
+	assert_true(f->n < 16);
+	f->seq[f->n] = r->seq;
+	f->flags[f->n++] = r->flags;
+	return 0;
 }
 
 /* ---- tests ---- */
@@ -535,6 +619,256 @@ static void test_a_full_disk_blocks_writes_loses_nothing_and_recovers(void **sta
 	remove_dir(dir);
 }
 
+static void test_wal_append_sets_more_on_every_record_of_a_batch_but_the_last(void **state)
+{
+	(void)state;
+	char *dir = make_dir();
+	char err[256], path[512];
+	replay_check c;
+	wal_recovery out;
+	uint64_t seq = 0;
+	wal_t *w = open_wal(dir, WAL_FSYNC_ALWAYS, 0, 1);
+	assert_int_equal(append_batch(w, 0, 0, 5, &seq), 0);
+	assert_int_equal(seq, 5);
+	assert_int_equal(append_batch(w, 0, 5, 1, &seq), 0); /* a lone record */
+	assert_int_equal(append_batch(w, 0, 6, 2, &seq), 0);
+	assert_int_equal(seq, 8);
+	assert_int_equal(wal_wait_durable(w, seq, 5000), 0);
+	wal_close(w);
+
+	/* Decode the file itself. */
+	static const uint8_t want[] = {
+	        WAL_FLAG_MORE, WAL_FLAG_MORE, WAL_FLAG_MORE, WAL_FLAG_MORE, 0, 0, WAL_FLAG_MORE, 0};
+	size_t n;
+	seg_path(path, sizeof path, dir, 1);
+	uint8_t *img = read_file(path, &n);
+	flag_log f = {0};
+	wal_scan_result res;
+	assert_int_equal(wal_scan(img, n, SIZE_MAX, log_flags, &f, &res), WAL_OK);
+	assert_int_equal(f.n, 8);
+	for (size_t k = 0; k < 8; k++) {
+		assert_int_equal(f.seq[k], k + 1);
+		assert_int_equal(f.flags[k], want[k]);
+	}
+	assert_int_equal(res.batch_records, 0);
+	assert_int_equal(res.batch_start, n);
+	free(img);
+
+	/* Complete batches come back whole. */
+	assert_int_equal(recover(dir, 0, &c, &out, err, sizeof err), 0);
+	assert_int_equal(c.bad, 0);
+	assert_int_equal(c.records, 8);
+	assert_int_equal(out.records, 8);
+	assert_int_equal(out.batches, 2);
+	assert_int_equal(out.last_seq, 8);
+	assert_int_equal(out.truncated_bytes, 0);
+	remove_dir(dir);
+}
+
+static void test_a_last_batch_cut_at_any_byte_is_dropped_whole_and_cut_at_its_start(void **state)
+{
+	(void)state;
+	char *dir = make_dir();
+	char err[256], path[512];
+	replay_check c;
+	wal_recovery out;
+	uint64_t seq = 0;
+	/* seq 1 alone, 2..4 a batch, 5..8 the batch the crash interrupts. */
+	wal_t *w = open_wal(dir, WAL_FSYNC_ALWAYS, 0, 1);
+	assert_int_equal(append_batch(w, 0, 0, 1, &seq), 0);
+	assert_int_equal(append_batch(w, 0, 1, 3, &seq), 0);
+	assert_int_equal(append_batch(w, 0, 4, 4, &seq), 0);
+	assert_int_equal(wal_wait_durable(w, seq, 5000), 0);
+	wal_close(w);
+
+	size_t full;
+	seg_path(path, sizeof path, dir, 1);
+	uint8_t *orig = read_file(path, &full);
+	const size_t start = WAL_HEADER_SIZE + 4 * REC_SIZE;
+	assert_int_equal(full, WAL_HEADER_SIZE + 8 * REC_SIZE);
+
+	log_init(LOG_ERROR, LOG_FORMAT_TEXT, 2); /* one "torn tail" warning per cut */
+	for (size_t cut = start; cut <= full; cut++) {
+		write_file(path, orig, cut);
+		assert_int_equal(recover(dir, 0, &c, &out, err, sizeof err), 0);
+		assert_int_equal(c.bad, 0);
+		if (cut == full) {
+			assert_int_equal(c.records, 8);
+			assert_int_equal(out.batches, 2);
+			assert_int_equal(out.last_seq, 8);
+			assert_int_equal(file_size(path), full);
+			continue;
+		}
+		if (c.records != 4 || c.last_seq != 4)
+			fail_msg("cut at %zu: %" PRIu64 " records delivered, last seq %" PRIu64,
+			         cut, c.records, c.last_seq);
+		assert_int_equal(out.records, 4);
+		assert_int_equal(out.batches, 1);
+		assert_int_equal(out.last_seq, 4);
+		assert_int_equal(out.truncated_bytes, cut - start);
+		assert_int_equal(file_size(path), start);
+	}
+	log_init(LOG_WARN, LOG_FORMAT_TEXT, 2);
+
+	/* The batch's records complete but the last one missing, then zeros
+	 * (a zero-extended file): a clean scan, still a torn batch. */
+	uint8_t *zeroed = calloc(1, full + 100);
+	assert_non_null(zeroed);
+	memcpy(zeroed, orig, full - REC_SIZE);
+	write_file(path, zeroed, full + 100 - REC_SIZE);
+	assert_int_equal(recover(dir, 0, &c, &out, err, sizeof err), 0);
+	assert_int_equal(c.records, 4);
+	assert_int_equal(out.last_seq, 4);
+	assert_int_equal(file_size(path), start);
+	/* The next recovery finds a clean log, and the writer continues after it. */
+	assert_int_equal(recover(dir, 0, &c, &out, err, sizeof err), 0);
+	assert_int_equal(out.truncated_bytes, 0);
+	w = open_wal(dir, WAL_FSYNC_ALWAYS, 0, out.last_seq + 1);
+	assert_int_equal(append_batch(w, 0, 4, 2, &seq), 0);
+	assert_int_equal(seq, 6);
+	assert_int_equal(wal_wait_durable(w, seq, 5000), 0);
+	wal_close(w);
+	assert_int_equal(recover(dir, 0, &c, &out, err, sizeof err), 0);
+	assert_int_equal(c.bad, 0);
+	assert_int_equal(out.records, 6);
+	assert_int_equal(out.batches, 2);
+	free(zeroed);
+	free(orig);
+	remove_dir(dir);
+}
+
+static void test_an_unterminated_batch_ending_a_non_last_segment_is_an_error(void **state)
+{
+	(void)state;
+	char *dir = make_dir();
+	char err[256], path[512], want[64];
+	replay_check c;
+	wal_recovery out;
+	const uint8_t open_end[] = {0, 0, 0, WAL_FLAG_MORE, WAL_FLAG_MORE};
+	const uint8_t plain[] = {0, 0, 0};
+	write_segment(dir, 1, open_end, 5);
+	write_segment(dir, 6, plain, 3);
+	seg_path(path, sizeof path, dir, 1);
+	const uint64_t start = WAL_HEADER_SIZE + 3 * REC_SIZE;
+
+	assert_int_equal(recover(dir, 0, &c, &out, err, sizeof err), -EBADMSG);
+	assert_non_null(strstr(err, "wal-00000000000000000001.log"));
+	assert_non_null(strstr(err, "batch not terminated"));
+	snprintf(want, sizeof want, "offset %" PRIu64, start);
+	assert_non_null(strstr(err, want));
+	assert_int_equal(c.records, 3); /* the batch never reached the callback */
+	assert_int_equal(count_segments(dir), 2);
+	assert_int_equal(file_size(path), WAL_HEADER_SIZE + 5 * REC_SIZE);
+
+	assert_int_equal(recover(dir, 1, &c, &out, err, sizeof err), 0);
+	assert_int_equal(c.bad, 0);
+	assert_int_equal(out.records, 3);
+	assert_int_equal(out.last_seq, 3);
+	assert_int_equal(out.dropped_segments, 1);
+	assert_int_equal(out.truncated_bytes, 2 * REC_SIZE + WAL_HEADER_SIZE + 3 * REC_SIZE);
+	assert_int_equal(count_segments(dir), 1);
+	assert_int_equal(file_size(path), start);
+	assert_int_equal(recover(dir, 0, &c, &out, err, sizeof err), 0);
+	assert_int_equal(out.records, 3);
+	remove_dir(dir);
+}
+
+static void test_truncate_corrupt_cuts_a_damaged_batch_at_its_first_record(void **state)
+{
+	(void)state;
+	char *dir = make_dir();
+	char err[256], path[512], want[64];
+	replay_check c;
+	wal_recovery out;
+	/* seq 2..4 is a batch; its middle record (seq 3) gets a flipped byte. */
+	const uint8_t flags[] = {0, WAL_FLAG_MORE, WAL_FLAG_MORE, 0, 0};
+	const uint8_t plain[] = {0, 0};
+	write_segment(dir, 1, flags, 5);
+	write_segment(dir, 6, plain, 2);
+	seg_path(path, sizeof path, dir, 1);
+	const uint64_t batch = WAL_HEADER_SIZE + 1 * REC_SIZE;
+	const uint64_t bad = WAL_HEADER_SIZE + 2 * REC_SIZE;
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	uint8_t b;
+	assert_int_equal(pread(fd, &b, 1, (off_t)(bad + 50)), 1);
+	b ^= 0x01;
+	assert_int_equal(pwrite(fd, &b, 1, (off_t)(bad + 50)), 1);
+	close(fd);
+
+	/* The error names the damaged record. */
+	assert_int_equal(recover(dir, 0, &c, &out, err, sizeof err), -EBADMSG);
+	snprintf(want, sizeof want, "offset %" PRIu64, bad);
+	assert_non_null(strstr(err, want));
+	assert_int_equal(c.records, 1);
+	/* The cut is at the batch, so no half batch stays in the file. */
+	assert_int_equal(recover(dir, 1, &c, &out, err, sizeof err), 0);
+	assert_int_equal(c.bad, 0);
+	assert_int_equal(out.records, 1);
+	assert_int_equal(out.last_seq, 1);
+	assert_int_equal(out.dropped_segments, 1);
+	assert_int_equal(file_size(path), batch);
+	assert_int_equal(recover(dir, 0, &c, &out, err, sizeof err), 0);
+	assert_int_equal(out.records, 1);
+	assert_int_equal(out.truncated_bytes, 0);
+	remove_dir(dir);
+}
+
+typedef struct batch_thread_arg {
+	wal_t *w;
+	unsigned tid;
+	uint64_t last_seq;
+	int rc;
+} batch_thread_arg;
+
+static void *append_batches(void *p)
+{
+	batch_thread_arg *a = p;
+	/* Waiting after each batch, as a client does, keeps group commits small
+	 * so that the log rotates often. */
+	for (unsigned b = 0; b < 50 && a->rc == 0; b++) {
+		a->rc = append_batch(a->w, a->tid, 3 * b, 3, &a->last_seq);
+		if (a->rc == 0)
+			a->rc = wal_wait_durable(a->w, a->last_seq, 10000);
+	}
+	return NULL;
+}
+
+static void test_batches_from_four_threads_never_span_a_segment_boundary(void **state)
+{
+	(void)state;
+	char *dir = make_dir();
+	char err[256];
+	replay_check c;
+	wal_recovery out;
+	pthread_t th[4];
+	batch_thread_arg a[4];
+	/* A segment is full after two batches (or after one group commit), so
+	 * rotation keeps falling right next to batch boundaries. */
+	wal_t *w = open_wal(dir, WAL_FSYNC_ALWAYS, WAL_HEADER_SIZE + 4 * REC_SIZE, 1);
+	for (unsigned t = 0; t < 4; t++) {
+		a[t] = (batch_thread_arg){.w = w, .tid = t};
+		assert_int_equal(pthread_create(&th[t], NULL, append_batches, &a[t]), 0);
+	}
+	for (unsigned t = 0; t < 4; t++) {
+		pthread_join(th[t], NULL);
+		assert_int_equal(a[t].rc, 0);
+	}
+	wal_close(w);
+	assert_true(count_segments(dir) >= 10);
+
+	/* A batch split by a rotation would be "batch not terminated" in a
+	 * non-last segment, or a torn tail of the last one. */
+	assert_int_equal(recover(dir, 0, &c, &out, err, sizeof err), 0);
+	assert_int_equal(c.bad, 0);
+	assert_int_equal(out.records, 600);
+	assert_int_equal(out.batches, 200);
+	assert_int_equal(out.truncated_bytes, 0);
+	for (unsigned t = 0; t < 4; t++)
+		assert_int_equal(c.next_i[t], 150);
+	remove_dir(dir);
+}
+
 int main(void)
 {
 	log_init(LOG_WARN, LOG_FORMAT_TEXT, 2);
@@ -550,6 +884,12 @@ int main(void)
 	        cmocka_unit_test(test_an_empty_directory_recovers_zero_records),
 	        cmocka_unit_test(test_a_header_only_last_segment_is_fine_and_reopened),
 	        cmocka_unit_test(test_a_full_disk_blocks_writes_loses_nothing_and_recovers),
+	        cmocka_unit_test(test_wal_append_sets_more_on_every_record_of_a_batch_but_the_last),
+	        cmocka_unit_test(
+	                test_a_last_batch_cut_at_any_byte_is_dropped_whole_and_cut_at_its_start),
+	        cmocka_unit_test(test_an_unterminated_batch_ending_a_non_last_segment_is_an_error),
+	        cmocka_unit_test(test_truncate_corrupt_cuts_a_damaged_batch_at_its_first_record),
+	        cmocka_unit_test(test_batches_from_four_threads_never_span_a_segment_boundary),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

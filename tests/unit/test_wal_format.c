@@ -1,6 +1,8 @@
 /* Unit tests for the WAL segment format (src/wal_format.c): round trips,
  * the CRC-32C check values, and hostile images: a torn tail at every byte,
- * a bit flip at every bit, zero tails, lying lengths, bad headers, names. */
+ * a bit flip at every bit, zero tails, lying lengths, bad headers, names;
+ * and the batch flag: WAL_FLAG_MORE round trips, other flag bits are
+ * corrupt, wal_scan reports where an unterminated batch starts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -69,6 +71,7 @@ static void assert_same_record(const wal_record *got, const wal_record *want)
 {
 	assert_int_equal(got->seq, want->seq);
 	assert_int_equal(got->op, want->op);
+	assert_int_equal(got->flags, want->flags);
 	assert_int_equal(got->expire_at_ms, want->expire_at_ms);
 	assert_int_equal(got->klen, want->klen);
 	assert_int_equal(got->vlen, want->vlen);
@@ -126,9 +129,21 @@ static void test_every_op_round_trips_through_encode_and_decode(void **state)
 	         .vlen = 0},
 	        {.seq = 3, .op = WAL_OP_SET, .key = "", .klen = 0, .val = "v", .vlen = 1},
 	        {.seq = 4, .op = WAL_OP_DEL, .key = bin_key, .klen = sizeof(bin_key)},
+	        {.seq = 4,
+	         .op = WAL_OP_DEL,
+	         .flags = WAL_FLAG_MORE,
+	         .key = bin_key,
+	         .klen = sizeof(bin_key)},
 	        {.seq = 5, .op = WAL_OP_EXPIRE, .key = "k", .klen = 1, .expire_at_ms = 42},
+	        {.seq = 5,
+	         .op = WAL_OP_EXPIRE,
+	         .flags = WAL_FLAG_MORE,
+	         .key = "k",
+	         .klen = 1,
+	         .expire_at_ms = 42},
 	        {.seq = 6, .op = WAL_OP_EXPIRE, .key = "k", .klen = 1, .expire_at_ms = 0},
 	        {.seq = UINT64_MAX, .op = WAL_OP_FLUSHALL, .expire_at_ms = 0},
+	        {.seq = 7, .op = WAL_OP_FLUSHALL, .flags = WAL_FLAG_MORE}, /* no special case */
 	        {.seq = 8,
 	         .op = WAL_OP_SET,
 	         .key = "k",
@@ -136,6 +151,13 @@ static void test_every_op_round_trips_through_encode_and_decode(void **state)
 	         .val = "v",
 	         .vlen = 1,
 	         .expire_at_ms = INT64_MAX},
+	        {.seq = 9,
+	         .op = WAL_OP_SET,
+	         .flags = WAL_FLAG_MORE,
+	         .key = bin_key,
+	         .klen = sizeof(bin_key),
+	         .val = bin_val,
+	         .vlen = sizeof(bin_val)},
 	};
 	for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
 		uint8_t buf[128];
@@ -160,6 +182,7 @@ static void test_the_encoding_is_pinned_byte_by_byte(void **state)
 	(void)state;
 	const wal_record r = {.seq = 0x0102030405060708ull,
 	                      .op = WAL_OP_SET,
+	                      .flags = WAL_FLAG_MORE,
 	                      .expire_at_ms = 0x1122334455667788ll,
 	                      .key = "k",
 	                      .klen = 1,
@@ -167,7 +190,7 @@ static void test_the_encoding_is_pinned_byte_by_byte(void **state)
 	                      .vlen = 2};
 	const uint8_t want_body[] = {
 	        0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, /* seq */
-	        0x01, 0x00, 0x00, 0x00,                         /* op SET, flags, reserved */
+	        0x01, 0x01, 0x00, 0x00,                         /* op SET, flags MORE, reserved */
 	        0x01, 0x00, 0x00, 0x00,                         /* klen */
 	        0x02, 0x00, 0x00, 0x00,                         /* vlen */
 	        0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, /* expire_at_ms */
@@ -178,6 +201,11 @@ static void test_the_encoding_is_pinned_byte_by_byte(void **state)
 	assert_int_equal(le32(buf), sizeof(want_body));
 	assert_int_equal(le32(buf + 4), wal_crc32c(want_body, sizeof(want_body)));
 	assert_memory_equal(buf + 8, want_body, sizeof(want_body));
+	/* The last record of a batch (or a lone record) has a zero flags byte. */
+	wal_record last = r;
+	last.flags = 0;
+	assert_int_equal(wal_encode(buf, &last), 8 + sizeof(want_body));
+	assert_int_equal(buf[8 + 9], 0x00);
 
 	const uint8_t want_header[WAL_HEADER_SIZE] = {'M', 'D', 'B', 'W', 'A', 'L', '0', '1',
 	                                              1,   0,   0,   0,   0,   0,   0,   0};
@@ -192,7 +220,10 @@ static void test_the_encoder_refuses_records_the_decoder_would_reject(void **sta
 	const wal_record bad[] = {
 	        {.seq = 0, .op = WAL_OP_DEL, .key = "k", .klen = 1},
 	        {.seq = 1, .op = 0, .key = "k", .klen = 1},
-	        {.seq = 1, .op = 5, .key = "k", .klen = 1}, /* batch: not defined yet */
+	        {.seq = 1, .op = 5, .key = "k", .klen = 1},
+	        {.seq = 1, .op = WAL_OP_DEL, .flags = 0x02, .key = "k", .klen = 1},
+	        {.seq = 1, .op = WAL_OP_DEL, .flags = 0x80, .key = "k", .klen = 1},
+	        {.seq = 1, .op = WAL_OP_DEL, .flags = 0xff, .key = "k", .klen = 1},
 	        {.seq = 1, .op = WAL_OP_DEL, .key = "k", .klen = 1, .val = "v", .vlen = 1},
 	        {.seq = 1, .op = WAL_OP_DEL, .key = "k", .klen = 1, .expire_at_ms = 5},
 	        {.seq = 1, .op = WAL_OP_EXPIRE, .key = "k", .klen = 1, .expire_at_ms = -1},
@@ -270,6 +301,8 @@ static void test_a_whole_segment_scans_in_order(void **state)
 	assert_int_equal(res.first_seq, 10);
 	assert_int_equal(res.last_seq, 13);
 	assert_int_equal(res.end, n);
+	assert_int_equal(res.batch_start, n);
+	assert_int_equal(res.batch_records, 0);
 	assert_int_equal(s.n, NSAMPLE);
 	for (size_t i = 0; i < NSAMPLE; i++) {
 		assert_same_record(&s.r[i], &sample[i]);
@@ -461,9 +494,9 @@ static void test_unknown_op_flags_or_reserved_bits_are_corrupt(void **state)
 		uint8_t v;
 	} edits[] = {
 	        {8 + 8, 0},                     /* op 0 */
-	        {8 + 8, 5},                     /* op 5 (batch, undefined) */
+	        {8 + 8, 5},                     /* op 5 */
 	        {8 + 8, 99},                    /* op 99 */
-	        {8 + 9, 1},                     /* flags */
+	        {8 + 9, 2},                     /* an unknown flag bit */
 	        {8 + 10, 1},                    /* reserved */
 	        {8 + 11, 0x80}, {8 + 27, 0x80}, /* negative expiry */
 	        {8 + 20, 1},                    /* DEL with an expiry */
@@ -480,6 +513,146 @@ static void test_unknown_op_flags_or_reserved_bits_are_corrupt(void **state)
 	memset(rec + 8, 0, 8); /* seq 0 */
 	fix_crc(rec);
 	assert_int_equal(wal_decode(rec, sz, MAX_RECORD, &out, &used), WAL_CORRUPT);
+}
+
+static void test_unknown_flag_bits_are_corrupt_and_more_is_not(void **state)
+{
+	(void)state;
+	uint8_t rec[64];
+	const wal_record r = {.seq = 1, .op = WAL_OP_DEL, .key = "k", .klen = 1};
+	wal_record out;
+	size_t used;
+	for (unsigned bit = 1; bit < 8; bit++) {
+		for (unsigned more = 0; more <= WAL_FLAG_MORE; more += WAL_FLAG_MORE) {
+			size_t sz = wal_encode(rec, &r);
+			rec[8 + 9] = (uint8_t)((1u << bit) | more);
+			fix_crc(rec);
+			assert_int_equal(wal_decode(rec, sz, MAX_RECORD, &out, &used), WAL_CORRUPT);
+			/* Torn right after the flags byte: caught from the prefix. */
+			assert_int_equal(wal_decode(rec, 8 + 10, MAX_RECORD, &out, &used),
+			                 WAL_CORRUPT);
+		}
+	}
+	/* MORE alone is a valid record, written by hand here. */
+	size_t sz = wal_encode(rec, &r);
+	rec[8 + 9] = WAL_FLAG_MORE;
+	fix_crc(rec);
+	assert_int_equal(wal_decode(rec, sz, MAX_RECORD, &out, &used), WAL_OK);
+	assert_int_equal(out.flags, WAL_FLAG_MORE);
+	assert_int_equal(out.op, WAL_OP_DEL);
+	assert_int_equal(wal_decode(rec, 8 + 10, MAX_RECORD, &out, &used), WAL_TORN);
+}
+
+/* A lone SET, a terminated batch {FLUSHALL, SET, DEL}, then a batch {SET, SET}
+ * whose last record still has MORE: the writer died before the rest. */
+static const uint8_t batch_flags[] = {0, WAL_FLAG_MORE, WAL_FLAG_MORE,
+                                      0, WAL_FLAG_MORE, WAL_FLAG_MORE};
+#define NBATCH (sizeof(batch_flags) / sizeof(batch_flags[0]))
+
+static size_t build_batch_segment(uint8_t *buf, size_t cap, size_t offs[NBATCH + 1])
+{
+	static const uint8_t ops[NBATCH] = {WAL_OP_SET, WAL_OP_FLUSHALL, WAL_OP_SET,
+	                                    WAL_OP_DEL, WAL_OP_SET,      WAL_OP_SET};
+	size_t off = WAL_HEADER_SIZE;
+	wal_encode_header(buf);
+	for (size_t i = 0; i < NBATCH; i++) {
+		wal_record r = {.seq = 100 + i, .op = ops[i], .flags = batch_flags[i]};
+		if (ops[i] != WAL_OP_FLUSHALL) {
+			r.key = "key";
+			r.klen = 3;
+		}
+		if (ops[i] == WAL_OP_SET) {
+			r.val = "value";
+			r.vlen = 5;
+		}
+		size_t sz = wal_record_size(r.klen, r.vlen);
+		assert_true(off + sz <= cap);
+		offs[i] = off;
+		assert_int_equal(wal_encode(buf + off, &r), sz);
+		off += sz;
+	}
+	offs[NBATCH] = off;
+	return off;
+}
+
+static void test_wal_scan_reports_where_an_unterminated_batch_starts(void **state)
+{
+	(void)state;
+	uint8_t buf[1024];
+	size_t offs[NBATCH + 1];
+	size_t n = build_batch_segment(buf, sizeof(buf), offs);
+	wal_scan_result res;
+	seen s = {0};
+
+	/* Records still reach the visitor one by one, flags included. */
+	assert_int_equal(wal_scan(buf, n, MAX_RECORD, collect, &s, &res), WAL_OK);
+	assert_int_equal(res.records, NBATCH);
+	assert_int_equal(s.n, NBATCH);
+	for (size_t i = 0; i < NBATCH; i++)
+		assert_int_equal(s.r[i].flags, batch_flags[i]);
+	assert_int_equal(res.end, n);
+	assert_int_equal(res.batch_start, offs[4]);
+	assert_int_equal(res.batch_records, 2);
+
+	/* Ending right after a terminated batch: nothing open. */
+	assert_int_equal(wal_scan(buf, offs[4], MAX_RECORD, NULL, NULL, &res), WAL_OK);
+	assert_int_equal(res.batch_start, offs[4]);
+	assert_int_equal(res.batch_start, res.end);
+	assert_int_equal(res.batch_records, 0);
+	/* Ending inside the first batch, after its first record. */
+	assert_int_equal(wal_scan(buf, offs[2], MAX_RECORD, NULL, NULL, &res), WAL_OK);
+	assert_int_equal(res.batch_start, offs[1]);
+	assert_int_equal(res.batch_records, 1);
+	/* A zero tail after an open batch: a clean end, the batch still open. */
+	uint8_t *img = calloc(1, n + 64);
+	assert_non_null(img);
+	memcpy(img, buf, n);
+	assert_int_equal(wal_scan(img, n + 64, MAX_RECORD, NULL, NULL, &res), WAL_OK);
+	assert_int_equal(res.zero_tail, 64);
+	assert_int_equal(res.batch_start, offs[4]);
+	assert_int_equal(res.batch_records, 2);
+	free(img);
+
+	/* Cut at every byte after the start of the open batch: batch_start never
+	 * moves, whether the cut is in its first record (torn, no good record
+	 * of the batch) or its second. */
+	for (size_t cut = offs[4] + 1; cut < n; cut++) {
+		img = malloc(cut);
+		assert_non_null(img);
+		memcpy(img, buf, cut);
+		int rc = wal_scan(img, cut, MAX_RECORD, NULL, NULL, &res);
+		assert_int_equal(rc, cut == offs[5] ? WAL_OK : WAL_TORN);
+		assert_int_equal(res.batch_start, offs[4]);
+		assert_int_equal(res.batch_records, cut < offs[5] ? 0 : 1);
+		assert_int_equal(res.end, cut < offs[5] ? offs[4] : offs[5]);
+		free(img);
+	}
+
+	/* Corruption after an open batch: reported at the damaged record, the
+	 * batch before it still open. */
+	buf[offs[5] + 40] ^= 0x04;
+	assert_int_equal(wal_scan(buf, n, MAX_RECORD, NULL, NULL, &res), WAL_CORRUPT);
+	assert_int_equal(res.end, offs[5]);
+	assert_int_equal(res.batch_start, offs[4]);
+	assert_int_equal(res.batch_records, 1);
+	buf[offs[5] + 40] ^= 0x04;
+
+	/* The visitor stops the scan inside a batch: the run counts only the
+	 * records it accepted. */
+	memset(&s, 0, sizeof(s));
+	s.stop_at = 3;
+	assert_int_equal(wal_scan(buf, n, MAX_RECORD, collect, &s, &res), WAL_ABORTED);
+	assert_int_equal(res.end, offs[2]);
+	assert_int_equal(res.batch_start, offs[1]);
+	assert_int_equal(res.batch_records, 1);
+
+	/* No records, or a bad header: batch_start == end. */
+	assert_int_equal(wal_scan(buf, WAL_HEADER_SIZE, MAX_RECORD, NULL, NULL, &res), WAL_OK);
+	assert_int_equal(res.batch_start, WAL_HEADER_SIZE);
+	assert_int_equal(res.batch_records, 0);
+	assert_int_equal(wal_scan(buf, 5, MAX_RECORD, NULL, NULL, &res), WAL_TORN);
+	assert_int_equal(res.batch_start, 0);
+	assert_int_equal(res.end, 0);
 }
 
 static void test_a_decreasing_or_repeated_sequence_is_corrupt(void **state)
@@ -584,6 +757,8 @@ int main(void)
 	        cmocka_unit_test(test_zeros_in_the_middle_are_corrupt_not_an_end),
 	        cmocka_unit_test(test_declared_lengths_are_checked_before_the_body),
 	        cmocka_unit_test(test_unknown_op_flags_or_reserved_bits_are_corrupt),
+	        cmocka_unit_test(test_unknown_flag_bits_are_corrupt_and_more_is_not),
+	        cmocka_unit_test(test_wal_scan_reports_where_an_unterminated_batch_starts),
 	        cmocka_unit_test(test_a_decreasing_or_repeated_sequence_is_corrupt),
 	        cmocka_unit_test(test_the_visitor_can_stop_the_scan),
 	        cmocka_unit_test(test_segment_names_round_trip_and_parse_strictly),

@@ -1,0 +1,283 @@
+/* persist.c - recovery at start-up and the store's journal on the WAL.
+ *
+ * The journal callback runs under the store's shard lock(s) and only encodes
+ * into the WAL's pending buffer (wal_append does no I/O), so a write costs
+ * the shard lock plus the WAL mutex; the writer thread does the rest. A
+ * change of several keys is one wal_append, which the WAL makes atomic on
+ * disk (WAL_FLAG_MORE). Expiries and evictions are logged as DEL records
+ * too, but a failure to log one does not stop it: a replayed SET carries its
+ * absolute expiry, and an evicted key coming back after a crash is within
+ * what eviction promises (it is counted in lost_journal).
+ */
+#include "persist.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+#define STOP_POLL_RECORDS 65536u
+
+_Static_assert((int)STORE_CH_SET == (int)WAL_OP_SET && (int)STORE_CH_DEL == (int)WAL_OP_DEL &&
+                       (int)STORE_CH_EXPIRE == (int)WAL_OP_EXPIRE &&
+                       (int)STORE_CH_FLUSHALL == (int)WAL_OP_FLUSHALL,
+               "store change ops are WAL ops");
+
+struct persist {
+	const config *cfg;
+	store_t *st;
+	wal_t *wal;
+	wal_notify_fn notify;
+	void *notify_arg;
+	atomic_int loading;
+	int policy;
+	int (*stop)(void);
+	uint64_t replayed;
+	char replay_err[256];
+	uint64_t records_loaded;
+	uint64_t load_ms;
+	_Atomic uint64_t last_seq;
+	_Atomic uint64_t lost_journal;
+};
+
+static _Thread_local uint64_t tl_seq;
+
+persist_t *persist_create(const config *cfg, store_t *st)
+{
+	persist_t *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->cfg = cfg;
+	p->st = st;
+	p->policy = cfg->fsync;
+	atomic_store(&p->loading, 1);
+	return p;
+}
+
+void persist_set_notify(persist_t *p, wal_notify_fn fn, void *arg)
+{
+	p->notify = fn;
+	p->notify_arg = arg;
+}
+
+/* The largest record this configuration can produce: a key and a value at
+ * their limits. */
+static size_t max_record(const config *cfg)
+{
+	uint64_t n = (uint64_t)WAL_REC_FIXED_SIZE + cfg->max_key_bytes + cfg->max_value_bytes;
+	uint64_t cap = (uint64_t)WAL_REC_HEADER_SIZE + WAL_MAX_BODY;
+	return (size_t)(n < cap ? n : cap);
+}
+
+/* ---- journal ---- */
+
+static int journal(const store_change *ch, size_t n, int cause, void *arg)
+{
+	persist_t *p = arg;
+	wal_record stack[4] = {{0}};
+	wal_record *r = stack;
+	uint64_t last = 0;
+
+	if (n > sizeof(stack) / sizeof(stack[0])) {
+		r = malloc(n * sizeof(*r));
+		if (r == NULL)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		r[i] = (wal_record){.op = (uint8_t)ch[i].op,
+		                    .expire_at_ms = ch[i].expire_at_ms,
+		                    .key = ch[i].key,
+		                    .klen = ch[i].klen,
+		                    .val = ch[i].val,
+		                    .vlen = ch[i].vlen};
+	int rc = wal_append(p->wal, r, n, &last);
+	if (r != stack)
+		free(r);
+	if (rc == 0) {
+		atomic_store_explicit(&p->last_seq, last, memory_order_relaxed);
+		if (cause == STORE_CAUSE_WRITE)
+			tl_seq = last;
+	} else if (cause != STORE_CAUSE_WRITE) {
+		atomic_fetch_add_explicit(&p->lost_journal, 1, memory_order_relaxed);
+	}
+	return rc;
+}
+
+/* ---- recovery ---- */
+
+static int expire_update(const store_val *cur, store_upd *u, void *arg)
+{
+	if (cur != NULL) {
+		u->action = STORE_UPD_SET_EXPIRE;
+		u->expire_at_ms = *(const int64_t *)arg;
+	}
+	return STORE_OK;
+}
+
+static int replay(const wal_record *r, void *arg)
+{
+	persist_t *p = arg;
+	int rc = STORE_OK;
+
+	switch (r->op) {
+	case WAL_OP_SET:
+		rc = store_set(p->st, r->key, r->klen, r->val, r->vlen, r->expire_at_ms);
+		break;
+	case WAL_OP_DEL:
+		rc = store_del(p->st, r->key, r->klen);
+		if (rc == STORE_ENOTFOUND)
+			rc = STORE_OK;
+		break;
+	case WAL_OP_EXPIRE: {
+		int64_t at = r->expire_at_ms;
+		rc = store_update(p->st, r->key, r->klen, expire_update, &at);
+		break;
+	}
+	case WAL_OP_FLUSHALL:
+		rc = store_clear(p->st);
+		break;
+	default:
+		rc = STORE_EJOURNAL; /* the decoder lets no other op through */
+		break;
+	}
+	if (rc != STORE_OK) {
+		snprintf(p->replay_err, sizeof p->replay_err,
+		         "replaying record %" PRIu64 " (op %u): %s", r->seq, r->op,
+		         store_strerror(rc));
+		return -1;
+	}
+	if (++p->replayed % STOP_POLL_RECORDS == 0 && p->stop && p->stop()) {
+		snprintf(p->replay_err, sizeof p->replay_err, "loading interrupted by a signal");
+		return -1;
+	}
+	return 0;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int persist_load(persist_t *p, int (*stop)(void), char *err, size_t errlen)
+{
+	const config *cfg = p->cfg;
+	wal_recovery rec;
+	uint64_t t0 = mono_ms();
+
+	p->stop = stop;
+	p->replayed = 0;
+	p->replay_err[0] = '\0';
+	log_info("persist", "loading", LF_S("data_dir", cfg->data_dir));
+	/* Recovery accepts any record the format allows, not only what today's
+	 * limits produce: lowering --max-value-bytes must not turn old records
+	 * into "corruption". */
+	int rc = wal_recover(cfg->data_dir, (size_t)WAL_REC_HEADER_SIZE + WAL_MAX_BODY,
+	                     cfg->wal_recover, replay, p, &rec, err, errlen);
+	if (rc < 0) {
+		if (p->replay_err[0] != '\0')
+			snprintf(err, errlen, "%s", p->replay_err);
+		return rc == -ECANCELED && stop && stop() ? -ECANCELED : rc;
+	}
+	uint64_t ms = mono_ms() - t0;
+	p->records_loaded = rec.records;
+	p->load_ms = ms;
+	log_info("persist", "recovered", LF_U("records", rec.records),
+	         LF_U("segments", rec.segments), LF_U("last_seq", rec.last_seq),
+	         LF_U("truncated_bytes", rec.truncated_bytes), LF_U("keys", store_count(p->st)),
+	         LF_U("elapsed_ms", ms),
+	         LF_U("records_per_sec", ms > 0 ? rec.records * 1000u / ms : rec.records));
+
+	wal_options wo = {.dir = cfg->data_dir,
+	                  .fsync_policy = p->policy,
+	                  .segment_bytes = cfg->wal_segment_bytes,
+	                  .next_seq = rec.last_seq + 1,
+	                  .max_record = max_record(cfg)};
+	p->wal = wal_open(&wo, err, errlen);
+	if (p->wal == NULL)
+		return -EIO;
+	atomic_store(&p->last_seq, rec.last_seq);
+	if (p->notify)
+		wal_set_notify(p->wal, p->notify, p->notify_arg);
+	store_set_journal(p->st, journal, p);
+	atomic_store_explicit(&p->loading, 0, memory_order_release);
+	return 0;
+}
+
+/* ---- queries ---- */
+
+int persist_loading(const persist_t *p)
+{
+	return atomic_load_explicit(&p->loading, memory_order_acquire);
+}
+
+int persist_holds_replies(const persist_t *p)
+{
+	return p->policy == WAL_FSYNC_ALWAYS;
+}
+
+uint64_t persist_thread_seq(void)
+{
+	return tl_seq;
+}
+
+/* The log, once loading is over (its pointer is published by the release
+ * store of loading = 0). */
+static wal_t *live_wal(const persist_t *p)
+{
+	return persist_loading(p) ? NULL : p->wal;
+}
+
+uint64_t persist_durable_seq(const persist_t *p)
+{
+	wal_t *w = live_wal(p);
+	return w ? wal_durable_seq(w) : 0;
+}
+
+int persist_write_error(const persist_t *p)
+{
+	wal_t *w = live_wal(p);
+	return w ? wal_error(w) : 0;
+}
+
+void persist_info_get(const persist_t *p, persist_info *out)
+{
+	*out = (persist_info){.loading = persist_loading(p),
+	                      .fsync_policy = p->policy,
+	                      .write_error = persist_write_error(p),
+	                      .durable_seq = persist_durable_seq(p),
+	                      .last_seq = atomic_load(&p->last_seq),
+	                      .records_loaded = persist_loading(p) ? 0 : p->records_loaded,
+	                      .load_ms = persist_loading(p) ? 0 : p->load_ms,
+	                      .lost_journal = atomic_load(&p->lost_journal)};
+	if (live_wal(p))
+		wal_stats_get(p->wal, &out->wal);
+}
+
+int persist_close(persist_t *p)
+{
+	if (p->wal == NULL)
+		return 0;
+	store_set_journal(p->st, NULL, NULL);
+	int rc = wal_shutdown(p->wal);
+	if (rc == 0)
+		log_info("persist", "write-ahead log flushed and closed",
+		         LF_U("durable_seq", wal_durable_seq(p->wal)));
+	wal_close(p->wal);
+	p->wal = NULL;
+	return rc;
+}
+
+void persist_free(persist_t *p)
+{
+	if (p == NULL)
+		return;
+	persist_close(p);
+	free(p);
+}
