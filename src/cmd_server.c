@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "persist.h"
 #include "glob.h"
 #include "server.h"
 
@@ -361,6 +362,7 @@ enum param_kind {
 	PK_MAXMEM, /* the maxmemory the store enforces (CONFIG SET can change it) */
 	PK_POLICY, /* the store's maxmemory policy, by name */
 	PK_PORT,   /* the bound port when there is a server, else the configured one */
+	PK_FSYNC,  /* --fsync, by Redis's appendfsync names */
 };
 
 typedef struct param {
@@ -371,8 +373,9 @@ typedef struct param {
 } param;
 
 static const param params[] = {
-        {"appendfsync", PK_CONST, 0, "everysec"},
-        {"appendonly", PK_CONST, 0, "no"},
+        {"appendfsync", PK_FSYNC, 0, NULL},
+        /* The write-ahead log is always on (minidb's AOF). */
+        {"appendonly", PK_CONST, 0, "yes"},
         {"bind", PK_STR, offsetof(config, bind), NULL},
         {"client-query-buffer-limit", PK_SIZE, offsetof(config, max_query_buffer_bytes), NULL},
         {"databases", PK_CONST, 0, "1"},
@@ -408,6 +411,10 @@ static const char *param_value(cmd_ctx *ctx, const param *p, char *out, size_t s
 		const char *s = *(char *const *)(const void *)(base + p->off);
 		return s ? s : "";
 	}
+	case PK_FSYNC:
+		return ctx->cfg->fsync == WAL_FSYNC_ALWAYS ? "always"
+		       : ctx->cfg->fsync == WAL_FSYNC_NO   ? "no"
+		                                           : "everysec";
 	case PK_MAXMEM:
 	case PK_POLICY: {
 		uint64_t bytes;
@@ -725,20 +732,51 @@ static void info_memory(text *t, const info_src *s)
 	            policy ? policy : "");
 }
 
-/* The WAL and snapshots come in a later issue: nothing is saved yet. */
+/* Redis's fields where minidb has the same thing (the WAL is its AOF,
+ * always on; snapshots come in a later issue), then the WAL's own figures.
+ * Without a persist (unit tests) the WAL fields are zero. */
 static void info_persistence(text *t, const info_src *s)
 {
+	persist_info pi = {.fsync_policy = s->ctx->cfg->fsync};
+	char why[96] = "";
+	if (s->ctx->persist)
+		persist_info_get(s->ctx->persist, &pi);
+	if (pi.write_error)
+		snprintf(why, sizeof why, "%s", strerror(pi.write_error));
 	text_printf(t,
 	            "# Persistence\r\n"
-	            "loading:0\r\n"
+	            "loading:%d\r\n"
 	            "async_loading:0\r\n"
 	            "rdb_changes_since_last_save:0\r\n"
 	            "rdb_bgsave_in_progress:0\r\n"
 	            "rdb_last_save_time:%lld\r\n"
 	            "rdb_last_bgsave_status:ok\r\n"
-	            "aof_enabled:0\r\n"
-	            "aof_rewrite_in_progress:0\r\n",
-	            (long long)(s->si.start_ms / 1000));
+	            "aof_enabled:1\r\n"
+	            "aof_rewrite_in_progress:0\r\n"
+	            "aof_last_write_status:%s\r\n"
+	            "wal_fsync:%s\r\n"
+	            "wal_last_seq:%llu\r\n"
+	            "wal_durable_seq:%llu\r\n"
+	            "wal_records:%llu\r\n"
+	            "wal_writes:%llu\r\n"
+	            "wal_fsyncs:%llu\r\n"
+	            "wal_bytes:%llu\r\n"
+	            "wal_segments_created:%llu\r\n"
+	            "wal_errors:%llu\r\n"
+	            "wal_error:%s\r\n"
+	            "wal_unlogged_expiries_evictions:%llu\r\n"
+	            "loading_records:%llu\r\n"
+	            "loading_time_ms:%llu\r\n",
+	            pi.loading, (long long)(s->si.start_ms / 1000), pi.write_error ? "err" : "ok",
+	            pi.fsync_policy == WAL_FSYNC_ALWAYS ? "always"
+	            : pi.fsync_policy == WAL_FSYNC_NO   ? "no"
+	                                                : "everysec",
+	            (unsigned long long)pi.last_seq, (unsigned long long)pi.durable_seq,
+	            (unsigned long long)pi.wal.records, (unsigned long long)pi.wal.writes,
+	            (unsigned long long)pi.wal.fsyncs, (unsigned long long)pi.wal.bytes,
+	            (unsigned long long)pi.wal.segments_created, (unsigned long long)pi.wal.errors,
+	            why, (unsigned long long)pi.lost_journal, (unsigned long long)pi.records_loaded,
+	            (unsigned long long)pi.load_ms);
 }
 
 static void info_stats(text *t, const info_src *s)

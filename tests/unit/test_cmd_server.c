@@ -244,7 +244,7 @@ static void test_config_get_star_returns_every_parameter(void **state)
 	        "$7\r\ntimeout\r\n$1\r\n0\r\n",
 	        "$9\r\ndatabases\r\n$1\r\n1\r\n",
 	        "$4\r\nsave\r\n$0\r\n\r\n",
-	        "$10\r\nappendonly\r\n$2\r\nno\r\n",
+	        "$10\r\nappendonly\r\n$3\r\nyes\r\n",
 	        "$11\r\nappendfsync\r\n$8\r\neverysec\r\n",
 	        "$18\r\nproto-max-bulk-len\r\n$9\r\n536870912\r\n",
 	        "$25\r\nclient-query-buffer-limit\r\n$10\r\n1073741824\r\n",
