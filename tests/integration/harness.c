@@ -305,7 +305,7 @@ static int find_ready(const char *log, size_t len)
 
 /* Starts the server process of s (dir already made) and waits until it
  * listens (its port) and has loaded its data ("ready"). */
-static int server_launch(mdb_server *s, const char *const extra_args[])
+static int server_launch(mdb_server *s, const char *const extra_args[], int wait_ready)
 {
 	const char *bin = mdb_binary_path("MINIDB_BIN", "minidb");
 	char *argv[MDB_MAX_ARGS];
@@ -358,7 +358,8 @@ static int server_launch(mdb_server *s, const char *const extra_args[])
 		char *log = read_file(s->log_path, &len);
 		if (log != NULL && len >= log_start) {
 			s->port = find_listening_port(log + log_start, len - log_start);
-			ready = s->port > 0 && find_ready(log + log_start, len - log_start);
+			ready = s->port > 0 &&
+			        (!wait_ready || find_ready(log + log_start, len - log_start));
 		}
 		free(log);
 		if (ready)
@@ -508,7 +509,7 @@ static mdb_server *server_start(const char *data_dir, const char *const extra_ar
 		fprintf(stderr, "harness: mkdir %s: %s\n", s->data_dir, strerror(errno));
 		goto fail;
 	}
-	if (server_launch(s, extra_args) != 0)
+	if (server_launch(s, extra_args, 1) != 0)
 		goto fail;
 	registry_add(s);
 	return s;
@@ -534,7 +535,16 @@ int mdb_restart(mdb_server *s, const char *const extra_args[])
 		fprintf(stderr, "harness: mdb_restart on a running server\n");
 		return -1;
 	}
-	return server_launch(s, extra_args);
+	return server_launch(s, extra_args, 1);
+}
+
+int mdb_restart_listening(mdb_server *s, const char *const extra_args[])
+{
+	if (!s->exited) {
+		fprintf(stderr, "harness: mdb_restart_listening on a running server\n");
+		return -1;
+	}
+	return server_launch(s, extra_args, 0);
 }
 
 int mdb_signal(mdb_server *s, int sig)

@@ -89,6 +89,10 @@ mdb_server *mdb_start_in(const char *data_dir, const char *const extra_args[]);
  * after it exited; the port may change. Returns 0, or -1 as mdb_start. */
 int mdb_restart(mdb_server *s, const char *const extra_args[]);
 
+/* As mdb_restart, but returns as soon as the server listens, without waiting
+ * for "ready": commands may still get -LOADING (to test loading itself). */
+int mdb_restart_listening(mdb_server *s, const char *const extra_args[]);
+
 /* Sends sig to the server. Returns 0 or -1. */
 int mdb_signal(mdb_server *s, int sig);
 
