@@ -194,7 +194,8 @@ int main(int argc, char **argv)
 	persist_set_notify(persist, server_wake_all, srv);
 	rc = persist_load(persist, stop_requested, err, sizeof(err));
 	if (rc == -ECANCELED) {
-		log_info("main", "loading interrupted; shutting down");
+		log_info("main", "loading interrupted by a signal; shutting down");
+		exit_code = 0;
 		goto out;
 	}
 	if (rc < 0) {

@@ -37,6 +37,7 @@ struct persist {
 	atomic_int loading;
 	int policy;
 	int (*stop)(void);
+	int stopped; /* the replay ended because stop() said so */
 	uint64_t replayed;
 	char replay_err[256];
 	uint64_t records_loaded;
@@ -98,6 +99,8 @@ static int journal(const store_change *ch, size_t n, int cause, void *arg)
 	int rc = wal_append(p->wal, r, n, &last);
 	if (r != stack)
 		free(r);
+	if (rc == -EINVAL)
+		rc = -EFBIG; /* a record the format cannot hold: key + value near 4 GiB */
 	if (rc == 0) {
 		atomic_store_explicit(&p->last_seq, last, memory_order_relaxed);
 		if (cause == STORE_CAUSE_WRITE)
@@ -146,12 +149,18 @@ static int replay(const wal_record *r, void *arg)
 		break;
 	}
 	if (rc != STORE_OK) {
+		const char *hint = rc == STORE_EKEYTOOBIG || rc == STORE_EVALTOOBIG
+		                           ? " (the log holds it: raise --max-key-bytes / "
+		                             "--max-value-bytes to at least its size)"
+		                           : "";
 		snprintf(p->replay_err, sizeof p->replay_err,
-		         "replaying record %" PRIu64 " (op %u): %s", r->seq, r->op,
-		         store_strerror(rc));
+		         "replaying record %" PRIu64
+		         " (op %u, key %zu bytes, value %zu bytes): %s%s",
+		         r->seq, r->op, r->klen, r->vlen, store_strerror(rc), hint);
 		return -1;
 	}
 	if (++p->replayed % STOP_POLL_RECORDS == 0 && p->stop && p->stop()) {
+		p->stopped = 1;
 		snprintf(p->replay_err, sizeof p->replay_err, "loading interrupted by a signal");
 		return -1;
 	}
@@ -172,18 +181,39 @@ int persist_load(persist_t *p, int (*stop)(void), char *err, size_t errlen)
 	uint64_t t0 = mono_ms();
 
 	p->stop = stop;
+	p->stopped = 0;
 	p->replayed = 0;
 	p->replay_err[0] = '\0';
 	log_info("persist", "loading", LF_S("data_dir", cfg->data_dir));
-	/* Recovery accepts any record the format allows, not only what today's
-	 * limits produce: lowering --max-value-bytes must not turn old records
-	 * into "corruption". */
+	/* The decoder accepts any record the format allows, not only what
+	 * today's limits produce, so that lowering --max-value-bytes does not
+	 * turn old records into "corruption"; the store then refuses a record
+	 * over its limits, and start-up fails naming it (replay). */
+	store_pause_expiry(p->st, 1);
 	int rc = wal_recover(cfg->data_dir, (size_t)WAL_REC_HEADER_SIZE + WAL_MAX_BODY,
 	                     cfg->wal_recover, replay, p, &rec, err, errlen);
 	if (rc < 0) {
-		if (p->replay_err[0] != '\0')
+		if (p->stopped)
+			return -ECANCELED;
+		if (p->replay_err[0] != '\0') {
 			snprintf(err, errlen, "%s", p->replay_err);
-		return rc == -ECANCELED && stop && stop() ? -ECANCELED : rc;
+			return -EINVAL;
+		}
+		return rc;
+	}
+	/* Nothing deletes segments yet (snapshots will, up to their seq), so
+	 * the log must start at seq 1. */
+	if (rec.records > 0 && rec.first_seq != 1) {
+		if (!cfg->wal_recover) {
+			snprintf(err, errlen,
+			         "wal: the log in %s starts at seq %" PRIu64
+			         ": the segments before it are missing (--wal-recover truncate "
+			         "starts with what is there)",
+			         cfg->data_dir, rec.first_seq);
+			return -EBADMSG;
+		}
+		log_error("persist", "the log's first segments are missing; starting without them",
+		          LF_U("first_seq", rec.first_seq));
 	}
 	uint64_t ms = mono_ms() - t0;
 	p->records_loaded = rec.records;
@@ -192,7 +222,7 @@ int persist_load(persist_t *p, int (*stop)(void), char *err, size_t errlen)
 	         LF_U("segments", rec.segments), LF_U("last_seq", rec.last_seq),
 	         LF_U("truncated_bytes", rec.truncated_bytes), LF_U("keys", store_count(p->st)),
 	         LF_U("elapsed_ms", ms),
-	         LF_U("records_per_sec", ms > 0 ? rec.records * 1000u / ms : rec.records));
+	         LF_U("records_per_sec", rec.records * 1000u / (ms > 0 ? ms : 1)));
 
 	wal_options wo = {.dir = cfg->data_dir,
 	                  .fsync_policy = p->policy,
@@ -206,6 +236,8 @@ int persist_load(persist_t *p, int (*stop)(void), char *err, size_t errlen)
 	if (p->notify)
 		wal_set_notify(p->wal, p->notify, p->notify_arg);
 	store_set_journal(p->st, journal, p);
+	/* From here keys whose time passed are removed, each as a DEL. */
+	store_pause_expiry(p->st, 0);
 	atomic_store_explicit(&p->loading, 0, memory_order_release);
 	return 0;
 }

@@ -472,7 +472,7 @@ static inline bool do_lookup(store_t *st, struct shard *sh, uint64_t h, const vo
 		do_rehash_step(st, sh, REHASH_READ_SLOTS, REHASH_READ_MOVES);
 	if (!do_find(sh, h, key, klen, l))
 		return false;
-	if ((l->t->slot[l->i] & SLOT_EXPIRES) && entry_expired(l->e, store_now_ms())) {
+	if ((l->t->slot[l->i] & SLOT_EXPIRES) && entry_expired(l->e, store_clock(st))) {
 		store_do_journal_del(st, l->e, STORE_CAUSE_EXPIRED);
 		*dead = store_do_unlink(sh, l);
 		do_stat_add(&sh->expired, 1);
@@ -516,7 +516,7 @@ static int del_hashed(store_t *st, uint64_t h, const void *key, size_t klen)
 static struct entry *do_overwrite(const store_t *st, struct shard *sh, const struct loc *l,
                                   uint64_t h, struct entry *e)
 {
-	if ((l->e->meta & ENTRY_EXPIRES) && entry_expired(l->e, store_now_ms())) {
+	if ((l->e->meta & ENTRY_EXPIRES) && entry_expired(l->e, store_clock(st))) {
 		do_stat_add(&sh->expired, 1);
 	} else {
 		entry_set_access(e, entry_access(l->e));
@@ -549,7 +549,7 @@ __attribute__((always_inline)) static inline int do_rewrite(store_t *st, struct 
 	if (rc != STORE_OK)
 		return rc;
 	bool had = e->meta & ENTRY_EXPIRES;
-	if (had && entry_expired(e, store_now_ms()))
+	if (had && entry_expired(e, store_clock(st)))
 		do_stat_add(&sh->expired, 1);
 	else
 		store_do_touch(st, e);
@@ -604,7 +604,7 @@ int store_set(store_t *st, const void *key, size_t klen, const void *val, size_t
 	if (vlen > st->max_value)
 		return STORE_EVALTOOBIG;
 	uint64_t h = store_hash(st, key, klen);
-	if (expire_at_ms != 0 && expire_at_ms <= store_now_ms())
+	if (expire_at_ms != 0 && expire_at_ms <= store_clock(st))
 		return del_hashed(st, h, key, klen) == STORE_EJOURNAL ? STORE_EJOURNAL : STORE_OK;
 
 	struct shard *sh = shard_of(st, h);
@@ -640,6 +640,8 @@ int store_set(store_t *st, const void *key, size_t klen, const void *val, size_t
 			else if (rc == STORE_OK)
 				do_insert(sh, h, e);
 		}
+		if (rc != STORE_OK) /* gives back a table reserved for nothing */
+			store_do_maybe_shrink(sh);
 		pthread_mutex_unlock(&sh->lock);
 	} else {
 		/* Build the entry before taking the lock: the copy of a large
@@ -650,6 +652,8 @@ int store_set(store_t *st, const void *key, size_t klen, const void *val, size_t
 		memcpy(entry_val(e), val, vlen);
 		pthread_mutex_lock(&sh->lock);
 		rc = do_put(st, sh, h, e, &old);
+		if (rc != STORE_OK)
+			store_do_maybe_shrink(sh);
 		pthread_mutex_unlock(&sh->lock);
 	}
 	free(old);
@@ -703,7 +707,7 @@ int store_set_ex(store_t *st, const void *key, size_t klen, const void *val, siz
 	bool keepttl = flags & STORE_SET_KEEPTTL;
 	if (keepttl)
 		expire_at_ms = 0;
-	bool past = expire_at_ms != 0 && expire_at_ms <= store_now_ms();
+	bool past = expire_at_ms != 0 && expire_at_ms <= store_clock(st);
 	uint64_t h = store_hash(st, key, klen);
 	struct entry *e = NULL;
 
@@ -775,7 +779,7 @@ static int do_set_expire(store_t *st, struct shard *sh, struct loc *l, uint64_t 
 	struct entry *e = l->e;
 	int rc;
 
-	if (expire_at_ms != 0 && expire_at_ms <= store_now_ms()) {
+	if (expire_at_ms != 0 && expire_at_ms <= store_clock(st)) {
 		if ((rc = store_do_journal_del(st, e, STORE_CAUSE_WRITE)) != STORE_OK)
 			return rc;
 		*old = store_do_unlink(sh, l);
@@ -861,7 +865,7 @@ int store_update(store_t *st, const void *key, size_t klen, store_update_fn fn, 
 			rc = STORE_EVALTOOBIG;
 			break;
 		}
-		if (u.expire_at_ms != 0 && u.expire_at_ms <= store_now_ms()) {
+		if (u.expire_at_ms != 0 && u.expire_at_ms <= store_clock(st)) {
 			if (found) {
 				int err = store_do_journal_del(st, l.e, STORE_CAUSE_WRITE);
 				if (err != STORE_OK)
@@ -941,7 +945,7 @@ static bool do_lookup_fixed(store_t *st, struct shard *sh, uint64_t h, const voi
 {
 	if (!do_find(sh, h, key, klen, l))
 		return false;
-	if ((l->e->meta & ENTRY_EXPIRES) && entry_expired(l->e, store_now_ms())) {
+	if ((l->e->meta & ENTRY_EXPIRES) && entry_expired(l->e, store_clock(st))) {
 		store_do_journal_del(st, l->e, STORE_CAUSE_EXPIRED);
 		*dead = store_do_unlink(sh, l);
 		do_stat_add(&sh->expired, 1);
@@ -1128,7 +1132,7 @@ int store_mget(store_t *st, size_t n, const void *const keys[], const size_t kle
 	for (size_t i = 0; i < n; i++)
 		if (i == 0 || order[i] != order[i - 1])
 			pthread_mutex_lock(&st->shards[order[i]].lock);
-	int64_t now = store_now_ms();
+	int64_t now = store_clock(st);
 	for (size_t i = 0; i < n; i++) {
 		struct loc l;
 		/* Expired entries are left to lazy or active expiry: freeing
@@ -1176,7 +1180,7 @@ int store_mset(store_t *st, size_t n, const void *const keys[], const size_t kle
 			;
 		rc = do_reserve(st, &st->shards[w.shard[i]], run);
 	}
-	int64_t now = store_now_ms();
+	int64_t now = store_clock(st);
 	for (size_t i = 0; i < n && rc == STORE_OK && nx; i++) {
 		struct loc l;
 		struct shard *sh = shard_of(st, w.hash[i]);
@@ -1276,6 +1280,11 @@ int store_clear(store_t *st)
 	return rc;
 }
 
+void store_pause_expiry(store_t *st, int paused)
+{
+	atomic_store_explicit(&st->expiry_paused, paused != 0, memory_order_relaxed);
+}
+
 void store_journal_refused(int err)
 {
 	store_journal_errno = err;
@@ -1364,6 +1373,7 @@ store_t *store_create(const store_config *cfg)
 	pthread_mutex_init(&st->evict_lock, NULL);
 	st->pool_len = 0;
 	memset(st->pool, 0, sizeof(st->pool));
+	atomic_init(&st->expiry_paused, 0);
 	atomic_init(&st->journal, NULL);
 	atomic_init(&st->journal_arg, NULL);
 
@@ -1429,6 +1439,8 @@ const char *store_strerror(int err)
 	case STORE_EJOURNAL: {
 		static _Thread_local char text[160];
 		char buf[96];
+		if (store_journal_errno == EFBIG)
+			return "write-ahead log: record too large (key and value over 4 GiB)";
 		snprintf(text, sizeof text,
 		         "write-ahead log: %s; writes refused until it can be written",
 		         strerror_r(store_journal_errno, buf, sizeof buf));

@@ -273,6 +273,13 @@ void store_get_maxmemory(store_t *st, uint64_t *bytes, int *policy);
  * passed over. Evicted keys count in evicted_keys, not expired_keys. */
 int store_make_room(store_t *st);
 
+/* While paused, no key counts as expired and an expiry already past does
+ * not delete: recovery replays history, in which `SET k v PX 50` followed
+ * by `PERSIST k` must leave k even when the 50 ms have passed by the time of
+ * the replay. Keys whose time has passed are removed (and journaled) by
+ * lazy and active expiry once resumed. Not a counter: the last call wins. */
+void store_pause_expiry(store_t *st, int paused);
+
 /* Cumulative counters for INFO. */
 typedef struct store_counters {
 	uint64_t expired_keys; /* removed because their time passed (lazy or active,

@@ -139,7 +139,7 @@ static size_t expire_round(store_t *st, struct shard *sh, unsigned *sampled)
 	pthread_mutex_lock(&sh->lock);
 	size_t total = store_do_slots(sh);
 	if (total > 0 && stat_get(&sh->expires) > 0) {
-		int64_t now = store_now_ms();
+		int64_t now = store_clock(st);
 		size_t i = sh->expire_pos < total ? sh->expire_pos : 0;
 		for (size_t n = 0;
 		     n < EXPIRE_SLOTS_PER_ROUND && n < total && *sampled < EXPIRE_KEYS_PER_ROUND;

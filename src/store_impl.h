@@ -245,6 +245,7 @@ struct store {
 	pthread_mutex_t evict_lock;
 	unsigned pool_len; /* candidates in pool[0..pool_len), by ascending score */
 	struct evict_cand pool[EVPOOL_SIZE];
+	atomic_int expiry_paused;          /* store_pause_expiry */
 	_Atomic(store_journal_fn) journal; /* NULL: none (store_set_journal) */
 	void *_Atomic journal_arg;
 	struct shard shards[];
@@ -275,6 +276,16 @@ static inline struct shard *shard_of(store_t *st, uint64_t hash)
 /* ---- Shared by the store*.c files ---- */
 
 int64_t store_now_ms(void);
+
+/* The time expiries are compared with: store_now_ms(), or INT64_MIN while
+ * expiry is paused (store_pause_expiry), so that no key counts as expired
+ * and no past expiry deletes. */
+static inline int64_t store_clock(const store_t *st)
+{
+	return atomic_load_explicit(&st->expiry_paused, memory_order_relaxed) ? INT64_MIN
+	                                                                      : store_now_ms();
+}
+
 uint64_t store_hash(const store_t *st, const void *key, size_t klen);
 
 static inline uint64_t entry_hash(const store_t *st, const struct entry *e)

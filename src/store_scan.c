@@ -82,7 +82,7 @@ uint64_t store_scan(store_t *st, uint64_t cursor, store_key_fn fn, void *arg)
 			wrapped = wrapped || e == 0;
 		}
 		uint64_t hi = wrapped ? UINT64_C(1) << 32 : tbl_start(e + 1, big->size);
-		int64_t now = store_now_ms();
+		int64_t now = store_clock(st);
 		do_scan_range(st, big, lo, hi, now, fn, arg);
 		if (small->slot != NULL)
 			do_scan_range(st, small, lo, hi, now, fn, arg);
@@ -125,7 +125,7 @@ int store_random_key(store_t *st, store_key_fn fn, void *arg)
 			break;
 		struct loc l;
 		pthread_mutex_lock(&sh->lock);
-		bool found = do_random_entry(sh, store_now_ms(), &l);
+		bool found = do_random_entry(sh, store_clock(st), &l);
 		if (found)
 			report(l.e, fn, arg);
 		pthread_mutex_unlock(&sh->lock);

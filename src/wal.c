@@ -196,10 +196,10 @@ static int segment_create(const char *dir, uint64_t seq, char *err, size_t errle
 		snprintf(err, errlen, "wal: path too long: %s", dir);
 		return -ENAMETOOLONG;
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 && errno == EEXIST && segment_is_empty(path)) {
 		if (unlink(path) == 0)
-			fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+			fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	}
 	if (fd < 0) {
 		rc = -errno;
@@ -668,9 +668,10 @@ typedef struct replay_ctx {
 	uint64_t seen; /* records decoded in this segment */
 	wal_record *batch;
 	size_t nbatch, batch_cap;
-	uint64_t last_seq; /* last record delivered */
-	uint64_t records;  /* records delivered */
-	uint64_t batches;  /* batches of >= 2 records delivered */
+	uint64_t first_seq; /* first record delivered */
+	uint64_t last_seq;  /* last record delivered */
+	uint64_t records;   /* records delivered */
+	uint64_t batches;   /* batches of >= 2 records delivered */
 } replay_ctx;
 
 /* The segment name was checked against the previous segment's last seq
@@ -682,7 +683,8 @@ static int replay_deliver(replay_ctx *c, const wal_record *r)
 {
 	if (c->fn && c->fn(r, c->arg) != 0)
 		return VISIT_CANCELED;
-	c->records++;
+	if (c->records++ == 0)
+		c->first_seq = r->seq;
 	c->last_seq = r->seq;
 	return 0;
 }
@@ -768,6 +770,39 @@ static int truncate_file(int fd, uint64_t off)
 	return 0;
 }
 
+/* truncate_corrupt: deletes segments i.. (damage at their start: a missing
+ * segment before them, or a name that does not match), fsyncs the directory
+ * and logs what was lost. */
+static int drop_segments_from(const char *dir, const seg_ent *segs, long i, long nseg,
+                              const char *why, wal_recovery *out, char *err, size_t errlen)
+{
+	uint64_t bytes = 0;
+	for (long j = i; j < nseg; j++) {
+		char p2[4096];
+		struct stat st2;
+		snprintf(p2, sizeof p2, "%s/%s", dir, segs[j].name);
+		if (stat(p2, &st2) == 0)
+			bytes += (uint64_t)st2.st_size;
+		if (unlink(p2) < 0) {
+			int rc = -errno;
+			snprintf(err, errlen, "wal: unlink %s: %s", p2, strerror(-rc));
+			return rc;
+		}
+		out->dropped_segments++;
+	}
+	int rc = fsync_dir(dir);
+	if (rc < 0) {
+		snprintf(err, errlen, "wal: fsync directory %s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	out->truncated_bytes += bytes;
+	log_error("wal",
+	          "damaged log truncated (truncate_corrupt): records after this point are lost",
+	          LF_S("reason", why), LF_S("first_deleted", segs[i].name),
+	          LF_U("segments_deleted", (uint64_t)(nseg - i)), LF_U("bytes_deleted", bytes));
+	return 0;
+}
+
 int wal_recover(const char *dir, size_t max_record, int truncate_corrupt, wal_replay_fn fn,
                 void *arg, wal_recovery *out, char *err, size_t errlen)
 {
@@ -798,12 +833,18 @@ int wal_recover(const char *dir, size_t max_record, int truncate_corrupt, wal_re
 		/* A segment with no records leaves c.last_seq where it was, so the
 		 * next name is still checked against the last record seen. */
 		if (c.last_seq != 0 && segs[i].seq != c.last_seq + 1) {
-			rc = -EBADMSG;
 			snprintf(err, errlen,
 			         "wal: missing segment: %s starts at seq %" PRIu64
 			         " but the previous segment ends at seq %" PRIu64,
 			         path, segs[i].seq, c.last_seq);
-			goto cleanup;
+			if (!truncate_corrupt) {
+				rc = -EBADMSG;
+				goto cleanup;
+			}
+			if ((rc = drop_segments_from(dir, segs, i, nseg, err, out, err, errlen)) <
+			    0)
+				goto cleanup;
+			break;
 		}
 		fd = open(path, O_RDWR | O_CLOEXEC);
 		if (fd < 0 || fstat(fd, &st) < 0) {
@@ -830,6 +871,19 @@ int wal_recover(const char *dir, size_t max_record, int truncate_corrupt, wal_re
 		c.nbatch = 0; /* its records pointed into the image */
 		out->segments++;
 
+		if (res.status == WAL_ABORTED && res.visit_rc == VISIT_NAME_MISMATCH &&
+		    truncate_corrupt && res.end == WAL_HEADER_SIZE) {
+			/* The first record is not the one the name promises: nothing of
+			 * this segment was delivered, so it and every later one go. */
+			close(fd);
+			fd = -1;
+			snprintf(err, errlen,
+			         "wal: %s: first record does not have the seq in the name", path);
+			if ((rc = drop_segments_from(dir, segs, i, nseg, err, out, err, errlen)) <
+			    0)
+				goto cleanup;
+			break;
+		}
 		if (res.status == WAL_ABORTED) {
 			rc = res.visit_rc == VISIT_CANCELED ? -ECANCELED
 			     : res.visit_rc == VISIT_NOMEM  ? -ENOMEM
@@ -928,6 +982,7 @@ cleanup:
 	free(segs);
 	free(c.batch);
 	out->records = c.records;
+	out->first_seq = c.first_seq;
 	out->batches = c.batches;
 	out->last_seq = c.last_seq;
 	out->elapsed_ms = now_ms() - t0;

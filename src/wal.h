@@ -67,7 +67,8 @@ int wal_append(wal_t *w, const wal_record *recs, size_t n, uint64_t *last_seq);
 
 /* Highest seq that is fsynced (under WAL_FSYNC_NO: written). */
 uint64_t wal_durable_seq(const wal_t *w);
-/* Highest seq handed to write(2); what EVERYSEC acknowledges. */
+/* Highest seq handed to write(2). (The server acknowledges under EVERYSEC
+ * and NO once wal_append returned, before the write: see persist.h.) */
 uint64_t wal_written_seq(const wal_t *w);
 /* 0, or the positive errno currently blocking progress (sticky until a retry
  * succeeds). */
@@ -102,7 +103,8 @@ typedef struct wal_recovery {
 	uint64_t records; /* records delivered */
 	uint64_t batches; /* batches of two or more records delivered */
 	uint64_t segments;
-	uint64_t last_seq; /* 0 when no record */
+	uint64_t first_seq; /* first record delivered; 0 when none */
+	uint64_t last_seq;  /* 0 when no record */
 	uint64_t truncated_bytes;
 	uint64_t dropped_segments; /* truncate_corrupt only */
 	uint64_t elapsed_ms;
