@@ -471,7 +471,9 @@ wal_t *wal_open(const wal_options *opt, char *err, size_t errlen)
 	}
 	w->thread_started = 1;
 	log_info("wal", "opened", LF_S("dir", w->dir), LF_U("next_seq", w->next_seq),
-	         LF_I("fsync_policy", w->policy));
+	         LF_S("fsync", w->policy == WAL_FSYNC_ALWAYS     ? "always"
+	                       : w->policy == WAL_FSYNC_EVERYSEC ? "everysec"
+	                                                         : "no"));
 	return w;
 cleanup:
 	if (w) {
