@@ -12,12 +12,14 @@
 #include "persist.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -113,6 +115,56 @@ static int journal(const store_change *ch, size_t n, int cause, void *arg)
 
 /* ---- recovery ---- */
 
+#define WAL_START_FILE "WAL_START"
+
+/* The first seq the log may start at: 1, or what WAL_START records. */
+static uint64_t read_wal_start(const char *dir)
+{
+	char path[4096], text[32];
+	snprintf(path, sizeof path, "%s/%s", dir, WAL_START_FILE);
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return 1;
+	size_t n = fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno != 0 || end == text || v == 0)
+		return 1;
+	return (uint64_t)v;
+}
+
+/* Records seq as the log's start: temp file, fsync, rename, directory
+ * fsync. 0 or -errno. */
+static int write_wal_start(const char *dir, uint64_t seq)
+{
+	char path[4096], tmp[4096], text[32];
+	snprintf(path, sizeof path, "%s/%s", dir, WAL_START_FILE);
+	snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, WAL_START_FILE);
+	int len = snprintf(text, sizeof text, "%" PRIu64 "\n", seq);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	int rc = 0;
+	if (write(fd, text, (size_t)len) != len || fsync(fd) != 0)
+		rc = errno ? -errno : -EIO;
+	close(fd);
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = -errno;
+	if (rc == 0) {
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0 || fsync(dfd) != 0)
+			rc = -errno;
+		if (dfd >= 0)
+			close(dfd);
+	}
+	if (rc != 0)
+		unlink(tmp);
+	return rc;
+}
+
 static int expire_update(const store_val *cur, store_upd *u, void *arg)
 {
 	if (cur != NULL) {
@@ -202,8 +254,10 @@ int persist_load(persist_t *p, int (*stop)(void), char *err, size_t errlen)
 		return rc;
 	}
 	/* Nothing deletes segments yet (snapshots will, up to their seq), so
-	 * the log must start at seq 1. */
-	if (rec.records > 0 && rec.first_seq != 1) {
+	 * the log must start at seq 1, or where an operator accepted it to
+	 * start (WAL_START, written by a --wal-recover truncate start). */
+	uint64_t base = read_wal_start(cfg->data_dir);
+	if (rec.records > 0 && rec.first_seq > base) {
 		if (!cfg->wal_recover) {
 			snprintf(err, errlen,
 			         "wal: the log in %s starts at seq %" PRIu64
@@ -212,8 +266,15 @@ int persist_load(persist_t *p, int (*stop)(void), char *err, size_t errlen)
 			         cfg->data_dir, rec.first_seq);
 			return -EBADMSG;
 		}
-		log_error("persist", "the log's first segments are missing; starting without them",
-		          LF_U("first_seq", rec.first_seq));
+		if ((rc = write_wal_start(cfg->data_dir, rec.first_seq)) < 0) {
+			snprintf(err, errlen, "cannot record the log's new start in %s/%s: %s",
+			         cfg->data_dir, WAL_START_FILE, strerror(-rc));
+			return rc;
+		}
+		log_error("persist",
+		          "the log's first segments are missing; starting without them (records "
+		          "before first_seq are lost)",
+		          LF_U("first_seq", rec.first_seq), LF_S("recorded_in", WAL_START_FILE));
 	}
 	uint64_t ms = mono_ms() - t0;
 	p->records_loaded = rec.records;
