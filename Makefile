@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 ARGS       ?=
 
-.PHONY: all deps build build-asan run test test-unit test-asan bench format format-check clean
+.PHONY: all deps build build-asan run test test-unit test-asan bench format format-check clean crash-test
 
 all: build
 
@@ -36,10 +36,21 @@ test: build build-asan format-check
 test-unit: build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS) -L unit
 
+# The crash tests at full length: CRASH_CYCLES (1,000) SIGKILL/restart cycles
+# per fsync policy, where `make test` runs 50. Each prints its seed first and
+# a summary line (crash: policy=... elapsed_ms=...) last. Run directly rather
+# than through ctest, whose per-test TIMEOUT is sized for the short run.
+CRASH_CYCLES ?= 1000
+crash-test: build
+	for p in always everysec; do \
+		MINIDB_BIN=$(abspath $(BUILD))/minidb MINIDB_CRASH_CYCLES=$(CRASH_CYCLES) \
+			$(abspath $(BUILD))/crash_test_crash $$p || exit 1; \
+	done
+
 bench: build
 	./bench/run.sh
 
-FORMAT_FILES = src/*.c src/*.h tools/*.c tests/unit/*.c tests/unit/*.h tests/integration/*.c tests/integration/*.h
+FORMAT_FILES = src/*.c src/*.h tools/*.c tests/unit/*.c tests/unit/*.h tests/integration/*.c tests/integration/*.h tests/crash/*.c
 
 format:
 	clang-format -i $(FORMAT_FILES)

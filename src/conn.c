@@ -10,13 +10,15 @@
  *   holds more than one line of --max-line-bytes plus one read chunk.
  * - A closed connection is unlinked at once and freed at the end of the turn,
  *   so no list walk or pending event ever sees freed memory.
- * - Under --fsync always, once a command has appended to the WAL, its reply
- *   and every later one stay in `out` (only the first hold_off bytes may be
- *   sent) until the WAL's durable sequence reaches hold_seq; meanwhile the
- *   connection reads nothing more, so one fsync covers everything the client
- *   had sent. If the WAL reports an error first, the held replies are
- *   replaced by one "outcome unknown" error per command (hold_cmds): the
- *   client never sees OK for a write that may not survive a crash.
+ * - Once a command has appended to the WAL, its reply and every later one
+ *   stay in `out` (only the first hold_off bytes may be sent) until the
+ *   WAL's acknowledgement sequence (persist_ack_seq: fsynced under --fsync
+ *   always, written otherwise) reaches hold_seq; meanwhile the connection
+ *   reads nothing more, so one fsync covers everything the client had sent.
+ *   The worker writes its turn's records before checking (persist_flush), so
+ *   outside `always` the replies still leave in the same turn. If the WAL reports an error first,
+ * the held replies are replaced by one "outcome unknown" error per command (hold_cmds): the client
+ * never sees OK for a write that may not survive a crash.
  */
 #include "conn.h"
 
@@ -637,7 +639,7 @@ static void held_fail(conn *c, int err)
 /* Releases the replies whose WAL records are now durable. */
 static void held_check(conn_worker *w)
 {
-	uint64_t durable = persist_durable_seq(w->persist);
+	uint64_t durable = persist_ack_seq(w->persist);
 	int err = persist_write_error(w->persist);
 	for (conn *c = w->held, *next; c; c = next) {
 		next = c->held_next;
@@ -652,8 +654,12 @@ static void held_check(conn_worker *w)
 
 void conn_worker_before_sleep(conn_worker *w)
 {
-	if (w->held)
-		held_check(w);
+	if (w->persist) {
+		/* This turn's WAL records go to the file before any reply. */
+		persist_flush(w->persist);
+		if (w->held)
+			held_check(w);
+	}
 	conn *list = w->flush;
 	w->flush = NULL;
 	while (list) {

@@ -49,6 +49,7 @@ struct persist {
 };
 
 static _Thread_local uint64_t tl_seq;
+static _Thread_local int tl_dirty; /* appended since the last persist_flush */
 
 persist_t *persist_create(const config *cfg, store_t *st)
 {
@@ -104,6 +105,7 @@ static int journal(const store_change *ch, size_t n, int cause, void *arg)
 	if (rc == -EINVAL)
 		rc = -EFBIG; /* a record the format cannot hold: key + value near 4 GiB */
 	if (rc == 0) {
+		tl_dirty = 1;
 		atomic_store_explicit(&p->last_seq, last, memory_order_relaxed);
 		if (cause == STORE_CAUSE_WRITE)
 			tl_seq = last;
@@ -331,6 +333,24 @@ uint64_t persist_durable_seq(const persist_t *p)
 {
 	wal_t *w = live_wal(p);
 	return w ? wal_durable_seq(w) : 0;
+}
+
+void persist_flush(persist_t *p)
+{
+	if (!tl_dirty)
+		return;
+	tl_dirty = 0;
+	wal_t *w = live_wal(p);
+	if (w)
+		wal_flush(w); /* an error becomes the WAL's sticky error */
+}
+
+uint64_t persist_ack_seq(const persist_t *p)
+{
+	wal_t *w = live_wal(p);
+	if (w == NULL)
+		return 0;
+	return p->policy == WAL_FSYNC_ALWAYS ? wal_durable_seq(w) : wal_written_seq(w);
 }
 
 int persist_write_error(const persist_t *p)

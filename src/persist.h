@@ -8,12 +8,14 @@
  * journal; until then persist_loading() is 1 and commands without
  * CMD_LOADING are refused with -LOADING, as Redis does.
  *
- * Acknowledgement: under --fsync always a connection holds the replies of a
- * write (and of every command after it in the same batch) until
- * persist_durable_seq() passes persist_thread_seq() as it was after the
- * write (conn.c); the WAL's writer thread calls the notify function when the
- * durable sequence advances, so the workers' loops wake and send. Under
- * everysec and no, replies are sent at once.
+ * Acknowledgement: a connection holds the replies of a write (and of every
+ * command after it in the same batch) until persist_ack_seq() passes
+ * persist_thread_seq() as it was after the write (conn.c). At the end of its
+ * loop turn the worker writes the records itself (persist_flush), so under
+ * everysec and no the replies leave in the same turn, after write(2), as
+ * Redis's do; under always they wait for the WAL's syncer thread, which
+ * calls the notify function when the durable sequence advances, so the
+ * workers' loops wake and send.
  *
  * Threads: persist_load runs on one thread (main) while workers serve
  * -LOADING; the query functions are safe from any thread.
@@ -49,6 +51,15 @@ int persist_loading(const persist_t *p);
 
 /* 1 when replies to writes wait for their fsync (--fsync always). */
 int persist_holds_replies(const persist_t *p);
+
+/* Writes the WAL records this thread appended since its last call (with
+ * those of other threads), on this thread: workers call it at the end of
+ * each loop turn, before sending replies. No-op if it appended nothing. */
+void persist_flush(persist_t *p);
+
+/* The sequence number up to which writes may be acknowledged: durable
+ * (fsynced) under --fsync always, written (in the kernel) otherwise. */
+uint64_t persist_ack_seq(const persist_t *p);
 
 /* The highest sequence number a write (not an expiry or eviction) made by
  * the calling thread was given; 0 before the first. */

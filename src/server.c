@@ -322,7 +322,7 @@ int server_start(server_t *s)
 		wk->cw.next_id = &s->next_id;
 		wk->cw.srv = s;
 		wk->cw.persist = s->persist;
-		wk->cw.hold_writes = s->persist && persist_holds_replies(s->persist);
+		wk->cw.hold_writes = s->persist != NULL;
 		wk->cw.loop = loop_create();
 		if (!wk->cw.loop)
 			return -ENOMEM;

@@ -51,13 +51,14 @@
 
 #include "log.h"
 
-#define WAL_DEFAULT_SEGMENT (64u * 1024u * 1024u)
-#define WAL_DEFAULT_PENDING (64u * 1024u * 1024u)
-#define WAL_DEFAULT_RECORD  (65u * 1024u * 1024u)
-#define WAL_RETRY_MIN_MS    10
-#define WAL_RETRY_MAX_MS    1000
-#define WAL_CLOSE_RETRIES   5
-#define WAL_EVERYSEC_MS     1000
+#define WAL_DEFAULT_SEGMENT   (64u * 1024u * 1024u)
+#define WAL_DEFAULT_PENDING   (64u * 1024u * 1024u)
+#define WAL_DEFAULT_RECORD    (65u * 1024u * 1024u)
+#define WAL_RETRY_MIN_MS      10
+#define WAL_RETRY_MAX_MS      1000
+#define WAL_CLOSE_RETRIES     5
+#define WAL_EVERYSEC_MS       1000
+#define WAL_FLUSH_FALLBACK_MS 1 /* appends no wal_flush wrote: the syncer writes them */
 
 typedef struct wal_buf {
 	uint8_t *data;
@@ -65,8 +66,9 @@ typedef struct wal_buf {
 } wal_buf;
 
 struct wal {
-	pthread_mutex_t mu;
-	pthread_cond_t work_cv;    /* writer: pending data, stop, sync request, retry */
+	pthread_mutex_t mu;        /* pending and the seqs, flags and error below */
+	pthread_mutex_t io_mu;     /* the file: fd, ubuf, offsets; never held over fdatasync */
+	pthread_cond_t work_cv;    /* syncer: sync request, stop, fallback flush, retry */
 	pthread_cond_t space_cv;   /* appenders: held below max_pending, or error */
 	pthread_cond_t durable_cv; /* wal_wait_durable */
 	pthread_t thread;
@@ -76,30 +78,37 @@ struct wal {
 	wal_buf pending;
 	uint64_t next_seq;         /* next seq to assign */
 	uint64_t pending_last_seq; /* seq of the last record in pending */
+	uint64_t pending_since;    /* now_ms() when pending last became non-empty */
 	size_t held;               /* pending.len + ubuf.len */
 	int stopping;
 	int shut;
 	int sync_req;
-	int err; /* sticky positive errno */
+	int syncer_idle; /* the syncer waits with no deadline: an append wakes it */
+	int err;         /* sticky positive errno */
+	uint64_t retry_at;
+	uint64_t backoff;
 	wal_notify_fn notify;
 	void *notify_arg;
 
-	/* Readable without mu. */
+	/* Readable without a lock. */
 	_Atomic uint64_t durable_seq;
 	_Atomic uint64_t written_seq;
 	_Atomic int err_pub;
 	_Atomic uint64_t st_appends, st_records, st_writes, st_fsyncs, st_bytes, st_segments,
 	        st_errors;
 
-	/* Writer thread only (and wal_open before the thread starts). */
+	/* Under io_mu. ubuf holds the bytes from file offset synced_off on: its
+	 * first ubuf_written bytes are in the file (written, not fsynced), the
+	 * rest (whole wal_append batches) are not written yet. */
 	int fd;
 	char *dir;
 	wal_buf ubuf;
-	size_t ubuf_written; /* bytes of ubuf already in the file */
-	uint64_t ubuf_last_seq;
-	uint64_t synced_off; /* file length known durable (or written, FSYNC_NO) */
-	int need_truncate;   /* an ftruncate back to synced_off + ubuf_written failed */
-	int need_rotate;     /* rotation due but the next segment is not open yet */
+	size_t ubuf_written;
+	uint64_t ubuf_last_seq; /* seq of the last record in ubuf */
+	uint64_t synced_off;    /* file length known durable (or written, FSYNC_NO) */
+	int need_truncate;      /* an ftruncate back to synced_off + ubuf_written failed */
+
+	/* Syncer thread only. */
 	uint64_t last_sync_ms;
 
 	int policy;
@@ -227,15 +236,124 @@ cleanup:
 	return rc;
 }
 
-/* ---- writer thread ---- */
+/* ---- writing the file (any thread, under io_mu) ---- */
 
-/* Opens the segment for the next seq, then closes the full one (already
- * fsynced). Writer thread. On failure need_rotate stays set and the old
- * segment stays open, so nothing is lost; the attempt is retried. */
-static int rotate(wal_t *w)
+/* Under mu. */
+static void set_error(wal_t *w, int e)
+{
+	w->err = e;
+	atomic_store(&w->err_pub, e);
+}
+
+/* Under mu: a failed write or fsync (rc < 0) becomes the sticky error,
+ * retried by the syncer after the backoff. */
+static void note_failure(wal_t *w, int rc)
+{
+	atomic_fetch_add(&w->st_errors, 1);
+	if (w->err != -rc)
+		log_error("wal", "write failed; retrying, new writes refused",
+		          LF_S("error", strerror(-rc)), LF_U("pending_bytes", w->held));
+	set_error(w, -rc);
+	w->retry_at = now_ms() + w->backoff;
+	w->backoff = w->backoff * 2 > WAL_RETRY_MAX_MS ? WAL_RETRY_MAX_MS : w->backoff * 2;
+	pthread_cond_broadcast(&w->space_cv);
+	pthread_cond_broadcast(&w->durable_cv);
+	pthread_cond_signal(&w->work_cv);
+}
+
+/* The open segment holds segment_bytes or more: nothing more is written to
+ * it until the syncer has fsynced it and begun the next one. */
+static int segment_full(const wal_t *w)
+{
+	return w->synced_off + w->ubuf_written >= w->segment_bytes;
+}
+
+/* Moves everything appended so far into ubuf, as whole batches. io_mu held. */
+static void take_pending(wal_t *w)
+{
+	pthread_mutex_lock(&w->mu);
+	if (w->pending.len > 0) {
+		if (w->ubuf.len == 0) {
+			wal_buf t = w->ubuf;
+			w->ubuf = w->pending;
+			w->pending = t;
+			w->pending.len = 0;
+		} else if (buf_reserve(&w->ubuf, w->pending.len) == 0) {
+			memcpy(w->ubuf.data + w->ubuf.len, w->pending.data, w->pending.len);
+			w->ubuf.len += w->pending.len;
+			w->pending.len = 0;
+		}
+		if (w->pending.len == 0)
+			w->ubuf_last_seq = w->pending_last_seq;
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* The first n bytes of ubuf, records up to seq, are durable (or, under
+ * FSYNC_NO, written): drop them. io_mu held. */
+static void drop_synced(wal_t *w, size_t n, uint64_t seq)
+{
+	memmove(w->ubuf.data, w->ubuf.data + n, w->ubuf.len - n);
+	w->ubuf.len -= n;
+	w->ubuf_written -= n;
+	w->synced_off += n;
+	atomic_store(&w->durable_seq, seq);
+	pthread_mutex_lock(&w->mu);
+	w->held -= n;
+	pthread_cond_broadcast(&w->space_cv);
+	pthread_cond_broadcast(&w->durable_cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* Writes what ubuf (and pending) holds beyond the file, with one pwrite,
+ * unless the segment is full (*full is then set). io_mu held. Returns 0 or
+ * -errno; on error the file is back at a record boundary (or need_truncate
+ * is set) and every byte is still in ubuf. */
+static int write_locked(wal_t *w, int *full)
+{
+	*full = 0;
+	if (w->need_truncate) {
+		if (ftruncate(w->fd, (off_t)(w->synced_off + w->ubuf_written)) < 0)
+			return -errno;
+		w->need_truncate = 0;
+	}
+	take_pending(w);
+	if (w->ubuf_written == w->ubuf.len)
+		return 0;
+	if (segment_full(w)) {
+		*full = 1;
+		return 0;
+	}
+	uint64_t start = w->synced_off + w->ubuf_written;
+	size_t done;
+	int rc = pwrite_all(w->fd, w->ubuf.data + w->ubuf_written, w->ubuf.len - w->ubuf_written,
+	                    start, &done);
+	if (rc < 0) {
+		/* A short write left part of a record: cut it off so that a
+		 * later write does not continue after half a record. */
+		if (done > 0 && ftruncate(w->fd, (off_t)start) < 0)
+			w->need_truncate = 1;
+		return rc;
+	}
+	w->ubuf_written = w->ubuf.len;
+	atomic_fetch_add(&w->st_writes, 1);
+	atomic_fetch_add(&w->st_bytes, done);
+	atomic_store(&w->written_seq, w->ubuf_last_seq);
+	if (w->policy == WAL_FSYNC_NO)
+		drop_synced(w, w->ubuf_written, w->ubuf_last_seq); /* nothing to repair */
+	return 0;
+}
+
+/* Opens the segment for the next seq and closes the full one, whose records
+ * are all durable (ubuf_written == 0; under FSYNC_NO it is fsynced here).
+ * io_mu held, syncer thread. On failure the old segment stays open and the
+ * attempt is retried. */
+static int rotate_locked(wal_t *w)
 {
 	char msg[256];
-	int fd = segment_create(w->dir, w->ubuf_last_seq + 1, msg, sizeof msg);
+	if (w->policy == WAL_FSYNC_NO && fdatasync(w->fd) < 0)
+		return -errno;
+	int fd = segment_create(w->dir, atomic_load(&w->written_seq) + 1, msg, sizeof msg);
 	if (fd < 0) {
 		log_warn("wal", "rotation failed", LF_S("error", msg));
 		return fd;
@@ -243,161 +361,152 @@ static int rotate(wal_t *w)
 	close(w->fd);
 	w->fd = fd;
 	w->synced_off = WAL_HEADER_SIZE;
-	w->need_rotate = 0;
 	atomic_fetch_add(&w->st_segments, 1);
 	return 0;
 }
 
-/* Writes the unwritten part of ubuf, fsyncs when due, rotates when due.
- * Writer thread, mu not held. Returns 0 or -errno; on error the file is
- * back at a record boundary (or need_truncate is set) and ubuf still holds
- * every byte that is not durable. *released gets the bytes dropped from
- * ubuf (now durable). */
-static int flush_step(wal_t *w, int force_sync, size_t *released)
+/* fdatasync of everything written so far, with io_mu released during the
+ * call so that flushers keep writing behind it. Syncer thread. */
+static int sync_step(wal_t *w)
 {
-	int rc;
-
-	*released = 0;
-	if (w->need_truncate) {
-		if (ftruncate(w->fd, (off_t)(w->synced_off + w->ubuf_written)) < 0)
-			return -errno;
-		w->need_truncate = 0;
-	}
-	/* Only with ubuf empty: a batch must not start in one segment and end in
-	 * the next (see the header comment). */
-	if (w->need_rotate && w->ubuf.len == 0 && (rc = rotate(w)) < 0)
-		return rc;
-	if (w->ubuf_written < w->ubuf.len) {
-		uint64_t start = w->synced_off + w->ubuf_written;
-		size_t done;
-		rc = pwrite_all(w->fd, w->ubuf.data + w->ubuf_written,
-		                w->ubuf.len - w->ubuf_written, start, &done);
-		if (rc < 0) {
-			/* A short write left part of a record: cut it off so that a
-			 * later write does not continue after half a record. */
-			if (done > 0 && ftruncate(w->fd, (off_t)start) < 0)
-				w->need_truncate = 1;
-			return rc;
-		}
-		w->ubuf_written = w->ubuf.len;
-		atomic_fetch_add(&w->st_writes, 1);
-		atomic_fetch_add(&w->st_bytes, done);
-		atomic_store(&w->written_seq, w->ubuf_last_seq);
-	}
-	if (w->ubuf.len == 0)
+	pthread_mutex_lock(&w->io_mu);
+	size_t n = w->ubuf_written;
+	uint64_t seq = atomic_load(&w->written_seq);
+	int fd = w->fd; /* only this thread rotates (closes) it */
+	pthread_mutex_unlock(&w->io_mu);
+	if (n == 0)
 		return 0;
-	uint64_t end = w->synced_off + w->ubuf.len;
-	int rotate_due = end >= w->segment_bytes;
-	int sync = w->policy == WAL_FSYNC_ALWAYS || force_sync || rotate_due ||
-	           (w->policy == WAL_FSYNC_EVERYSEC &&
-	            (now_ms() - w->last_sync_ms >= WAL_EVERYSEC_MS ||
-	             w->ubuf.len >= w->max_pending / 2));
-	if (sync) {
-		if (fdatasync(w->fd) < 0) {
-			rc = -errno;
-			/* What reached the disk is unknown: rewrite all of ubuf. */
-			w->ubuf_written = 0;
-			if (ftruncate(w->fd, (off_t)w->synced_off) < 0)
-				w->need_truncate = 1;
-			return rc;
-		}
-		atomic_fetch_add(&w->st_fsyncs, 1);
-		w->last_sync_ms = now_ms();
-	} else if (w->policy != WAL_FSYNC_NO) {
-		return 0; /* written, fsync later */
+	if (fdatasync(fd) < 0) {
+		int rc = -errno;
+		pthread_mutex_lock(&w->io_mu);
+		/* What reached the disk is unknown: write all of ubuf again. */
+		w->ubuf_written = 0;
+		atomic_store(&w->written_seq, atomic_load(&w->durable_seq));
+		if (ftruncate(w->fd, (off_t)w->synced_off) < 0)
+			w->need_truncate = 1;
+		pthread_mutex_unlock(&w->io_mu);
+		return rc;
 	}
-	w->synced_off = end;
-	*released = w->ubuf.len;
-	w->ubuf.len = 0;
-	w->ubuf_written = 0;
-	atomic_store(&w->durable_seq, w->ubuf_last_seq);
-	if (rotate_due) {
-		w->need_rotate = 1;
-		return rotate(w);
+	atomic_fetch_add(&w->st_fsyncs, 1);
+	w->last_sync_ms = now_ms();
+	pthread_mutex_lock(&w->io_mu);
+	drop_synced(w, n, seq);
+	pthread_mutex_unlock(&w->io_mu);
+	return 0;
+}
+
+int wal_flush(wal_t *w)
+{
+	int full = 0, rc = -atomic_load(&w->err_pub);
+	if (rc < 0)
+		return rc; /* the syncer retries, with its backoff */
+	pthread_mutex_lock(&w->io_mu);
+	rc = w->fd >= 0 ? write_locked(w, &full) : -ESHUTDOWN;
+	pthread_mutex_unlock(&w->io_mu);
+	if (rc < 0) {
+		pthread_mutex_lock(&w->mu);
+		if (!w->shut)
+			note_failure(w, rc);
+		pthread_mutex_unlock(&w->mu);
+		return rc;
+	}
+	if (full || (w->policy == WAL_FSYNC_ALWAYS &&
+	             atomic_load(&w->written_seq) > atomic_load(&w->durable_seq))) {
+		pthread_mutex_lock(&w->mu);
+		w->sync_req = 1;
+		pthread_cond_signal(&w->work_cv);
+		pthread_mutex_unlock(&w->mu);
 	}
 	return 0;
 }
 
-static void set_error(wal_t *w, int e)
+/* ---- the syncer thread ---- */
+
+/* Under mu: is there work, and if not, until when to sleep (0: no deadline)? */
+static int syncer_has_work(wal_t *w, uint64_t now, uint64_t *until)
 {
-	w->err = e;
-	atomic_store(&w->err_pub, e);
+	uint64_t written = atomic_load(&w->written_seq), durable = atomic_load(&w->durable_seq);
+	int unsynced = written > durable;
+	*until = 0;
+	if (w->err) {
+		if (now >= w->retry_at || w->stopping)
+			return 1;
+		*until = w->retry_at;
+		return 0;
+	}
+	if (w->stopping || w->sync_req)
+		return 1;
+	if (unsynced && (w->policy == WAL_FSYNC_ALWAYS || w->held >= w->max_pending / 2 ||
+	                 now - w->last_sync_ms >= WAL_EVERYSEC_MS))
+		return 1;
+	if (w->pending.len > 0 && now - w->pending_since >= WAL_FLUSH_FALLBACK_MS)
+		return 1;
+	if (w->pending.len > 0)
+		*until = w->pending_since + WAL_FLUSH_FALLBACK_MS;
+	if (unsynced && (*until == 0 || w->last_sync_ms + WAL_EVERYSEC_MS < *until))
+		*until = w->last_sync_ms + WAL_EVERYSEC_MS;
+	return 0;
 }
 
-static void *writer_main(void *arg)
+static void *syncer_main(void *arg)
 {
 	wal_t *w = arg;
-	uint64_t retry_at = 0, backoff = WAL_RETRY_MIN_MS;
 	int close_attempts = 0;
 
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		for (;;) {
-			uint64_t now = now_ms();
-			int unsynced = w->ubuf.len > 0;
-			if (w->err && now < retry_at) {
-				struct timespec ts;
-				deadline_ts(&ts, retry_at);
-				pthread_cond_timedwait(&w->work_cv, &w->mu, &ts);
-				continue;
-			}
-			if (w->err || w->pending.len > 0 || w->need_rotate || w->stopping ||
-			    (unsynced && (w->sync_req || now - w->last_sync_ms >= WAL_EVERYSEC_MS)))
-				break;
-			if (unsynced) {
-				struct timespec ts;
-				deadline_ts(&ts, w->last_sync_ms + WAL_EVERYSEC_MS);
-				pthread_cond_timedwait(&w->work_cv, &w->mu, &ts);
-			} else {
+		uint64_t until;
+		while (!syncer_has_work(w, now_ms(), &until)) {
+			if (until == 0) {
+				w->syncer_idle = 1;
 				pthread_cond_wait(&w->work_cv, &w->mu);
+				w->syncer_idle = 0;
+			} else {
+				struct timespec ts;
+				deadline_ts(&ts, until);
+				pthread_cond_timedwait(&w->work_cv, &w->mu, &ts);
 			}
 		}
-		if (w->stopping && w->pending.len == 0 && w->ubuf.len == 0 && !w->need_rotate)
+		if (w->stopping && w->held == 0)
 			break;
 		if (w->stopping && w->err && close_attempts++ >= WAL_CLOSE_RETRIES)
 			break;
-		/* Take everything appended so far: this is the group commit. The
-		 * transfer is whole or nothing (a failed buf_reserve leaves pending
-		 * as it is), which keeps batches out of segment boundaries. */
-		if (w->pending.len > 0) {
-			if (w->ubuf.len == 0) {
-				wal_buf t = w->ubuf;
-				w->ubuf = w->pending;
-				w->pending = t;
-				w->pending.len = 0;
-			} else if (buf_reserve(&w->ubuf, w->pending.len) == 0) {
-				memcpy(w->ubuf.data + w->ubuf.len, w->pending.data, w->pending.len);
-				w->ubuf.len += w->pending.len;
-				w->pending.len = 0;
-			}
-			if (w->pending.len == 0)
-				w->ubuf_last_seq = w->pending_last_seq;
-		}
-		int force = w->sync_req || w->stopping;
+		int force = w->sync_req || w->stopping || w->err;
 		w->sync_req = 0;
 		uint64_t durable0 = atomic_load(&w->durable_seq);
 		uint64_t written0 = atomic_load(&w->written_seq);
 		int err0 = w->err;
 		pthread_mutex_unlock(&w->mu);
 
-		size_t released = 0;
-		int rc = flush_step(w, force, &released);
+		/* Write what no flusher wrote (appends from other threads, a
+		 * retry), fsync, and begin the next segment when this one is
+		 * full: all of it is the group commit. */
+		int full = 0, rc;
+		pthread_mutex_lock(&w->io_mu);
+		rc = write_locked(w, &full);
+		pthread_mutex_unlock(&w->io_mu);
+		uint64_t now = now_ms();
+		if (rc == 0 && w->policy != WAL_FSYNC_NO &&
+		    (force || full || w->policy == WAL_FSYNC_ALWAYS ||
+		     now - w->last_sync_ms >= WAL_EVERYSEC_MS || w->held >= w->max_pending / 2))
+			rc = sync_step(w);
+		if (rc == 0) {
+			pthread_mutex_lock(&w->io_mu);
+			if (segment_full(w) && w->ubuf_written == 0) {
+				rc = rotate_locked(w);
+				if (rc == 0)
+					rc = write_locked(w, &full);
+			}
+			pthread_mutex_unlock(&w->io_mu);
+		}
 
 		pthread_mutex_lock(&w->mu);
-		w->held -= released;
 		if (rc < 0) {
-			atomic_fetch_add(&w->st_errors, 1);
-			if (w->err != -rc)
-				log_error("wal", "write failed; retrying, new writes refused",
-				          LF_S("error", strerror(-rc)),
-				          LF_U("pending_bytes", w->held));
-			set_error(w, -rc);
-			retry_at = now_ms() + backoff;
-			backoff = backoff * 2 > WAL_RETRY_MAX_MS ? WAL_RETRY_MAX_MS : backoff * 2;
+			note_failure(w, rc);
 		} else if (w->err) {
 			log_info("wal", "write error cleared", LF_S("error", strerror(w->err)));
 			set_error(w, 0);
-			backoff = WAL_RETRY_MIN_MS;
+			w->backoff = WAL_RETRY_MIN_MS;
 		}
 		pthread_cond_broadcast(&w->space_cv);
 		pthread_cond_broadcast(&w->durable_cv);
@@ -410,10 +519,9 @@ static void *writer_main(void *arg)
 			pthread_mutex_lock(&w->mu);
 		}
 	}
-	if (w->pending.len > 0 || w->ubuf.len > 0) {
+	if (w->held > 0) {
 		log_error("wal", "shutdown with records not written",
-		          LF_S("error", strerror(w->err)),
-		          LF_U("bytes", w->pending.len + w->ubuf.len),
+		          LF_S("error", strerror(w->err)), LF_U("bytes", w->held),
 		          LF_U("durable_seq", atomic_load(&w->durable_seq)));
 		w->shutdown_rc = -(w->err ? w->err : EIO);
 	}
@@ -444,6 +552,7 @@ wal_t *wal_open(const wal_options *opt, char *err, size_t errlen)
 	w->max_pending = opt->max_pending ? opt->max_pending : WAL_DEFAULT_PENDING;
 	w->next_seq = opt->next_seq ? opt->next_seq : 1;
 	w->ubuf_last_seq = w->next_seq - 1;
+	w->backoff = WAL_RETRY_MIN_MS;
 	atomic_store(&w->durable_seq, w->next_seq - 1);
 	atomic_store(&w->written_seq, w->next_seq - 1);
 	w->fd = segment_create(w->dir, w->next_seq, err, errlen);
@@ -454,18 +563,20 @@ wal_t *wal_open(const wal_options *opt, char *err, size_t errlen)
 	w->last_sync_ms = now_ms();
 
 	pthread_mutex_init(&w->mu, NULL);
+	pthread_mutex_init(&w->io_mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->work_cv, &ca);
 	pthread_cond_init(&w->space_cv, &ca);
 	pthread_cond_init(&w->durable_cv, &ca);
 	pthread_condattr_destroy(&ca);
-	int rc = pthread_create(&w->thread, NULL, writer_main, w);
+	int rc = pthread_create(&w->thread, NULL, syncer_main, w);
 	if (rc != 0) {
-		snprintf(err, errlen, "wal: cannot start writer thread: %s", strerror(rc));
+		snprintf(err, errlen, "wal: cannot start the syncer thread: %s", strerror(rc));
 		pthread_cond_destroy(&w->work_cv);
 		pthread_cond_destroy(&w->space_cv);
 		pthread_cond_destroy(&w->durable_cv);
+		pthread_mutex_destroy(&w->io_mu);
 		pthread_mutex_destroy(&w->mu);
 		goto cleanup;
 	}
@@ -509,8 +620,10 @@ int wal_append(wal_t *w, const wal_record *recs, size_t n, uint64_t *last_seq)
 	pthread_mutex_lock(&w->mu);
 	/* Wait for room, but let a batch through alone when nothing is held so
 	 * that a batch larger than max_pending cannot wait forever. */
-	while (!w->stopping && !w->err && w->held > 0 && w->held + need > w->max_pending)
+	while (!w->stopping && !w->err && w->held > 0 && w->held + need > w->max_pending) {
+		pthread_cond_signal(&w->work_cv);
 		pthread_cond_wait(&w->space_cv, &w->mu);
+	}
 	if (w->stopping || w->shut)
 		rc = -ESHUTDOWN;
 	else if (w->err)
@@ -521,6 +634,8 @@ int wal_append(wal_t *w, const wal_record *recs, size_t n, uint64_t *last_seq)
 		for (size_t i = 0; i < n; i++) {
 			wal_record r = recs[i];
 			r.seq = seq + i;
+			/* Every record of the call but the last says "more of this
+			 * batch follows", so recovery applies all of it or none. */
 			r.flags = i + 1 < n ? WAL_FLAG_MORE : 0;
 			size_t k = wal_encode(w->pending.data + w->pending.len, &r);
 			if (k == 0) {
@@ -538,7 +653,14 @@ int wal_append(wal_t *w, const wal_record *recs, size_t n, uint64_t *last_seq)
 				*last_seq = seq + n - 1;
 			atomic_fetch_add(&w->st_appends, 1);
 			atomic_fetch_add(&w->st_records, n);
-			pthread_cond_signal(&w->work_cv);
+			/* The appending thread normally writes it (wal_flush at the
+			 * end of its loop turn); the syncer writes what is left
+			 * WAL_FLUSH_FALLBACK_MS later. */
+			if (start == 0) {
+				w->pending_since = now_ms();
+				if (w->syncer_idle)
+					pthread_cond_signal(&w->work_cv);
+			}
 		}
 	}
 	pthread_mutex_unlock(&w->mu);
@@ -615,14 +737,19 @@ int wal_shutdown(wal_t *w)
 	pthread_cond_broadcast(&w->space_cv);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
+	pthread_mutex_lock(&w->io_mu);
 	pthread_mutex_lock(&w->mu);
 	w->thread_started = 0;
 	w->shut = 1;
+	/* Under FSYNC_NO the syncer never fsynced the open segment. */
+	if (w->fd >= 0 && w->policy == WAL_FSYNC_NO && fdatasync(w->fd) < 0 && w->shutdown_rc == 0)
+		w->shutdown_rc = -errno;
 	if (w->fd >= 0 && close(w->fd) < 0 && w->shutdown_rc == 0)
 		w->shutdown_rc = -errno;
 	w->fd = -1;
 	pthread_cond_broadcast(&w->durable_cv);
 	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_unlock(&w->io_mu);
 	log_info("wal", "closed", LF_U("durable_seq", atomic_load(&w->durable_seq)));
 	return w->shutdown_rc;
 }
@@ -635,6 +762,7 @@ void wal_close(wal_t *w)
 	pthread_cond_destroy(&w->work_cv);
 	pthread_cond_destroy(&w->space_cv);
 	pthread_cond_destroy(&w->durable_cv);
+	pthread_mutex_destroy(&w->io_mu);
 	pthread_mutex_destroy(&w->mu);
 	free(w->pending.data);
 	free(w->ubuf.data);

@@ -65,6 +65,17 @@ void wal_set_notify(wal_t *w, wal_notify_fn fn, void *arg);
  * (nothing is accepted while it is set). */
 int wal_append(wal_t *w, const wal_record *recs, size_t n, uint64_t *last_seq);
 
+/* Writes everything appended so far, by any thread, on the calling thread
+ * (waiting for a write another thread has begun), and under ALWAYS asks the
+ * syncer for the fsync; when it returns 0, every record this thread appended
+ * before the call is in the file (wal_written_seq), unless the open segment
+ * is full (the syncer then begins the next one and writes them). The server
+ * calls it once per loop turn of each worker that appended, as Redis writes
+ * its AOF in beforeSleep: one write(2) per turn, no thread hand-off. Records
+ * no one flushes are written by the syncer after about a millisecond. Returns
+ * 0, or -errno (then also the sticky error, retried by the syncer). */
+int wal_flush(wal_t *w);
+
 /* Highest seq that is fsynced (under WAL_FSYNC_NO: written). */
 uint64_t wal_durable_seq(const wal_t *w);
 /* Highest seq handed to write(2). (The server acknowledges under EVERYSEC
