@@ -2,7 +2,8 @@
  *
  * The journal callback runs under the store's shard lock(s) and only encodes
  * into the WAL's pending buffer (wal_append does no I/O), so a write costs
- * the shard lock plus the WAL mutex; the writer thread does the rest. A
+ * the shard lock plus the WAL mutex; the worker writes them at the end of
+ * its loop turn (persist_flush) and the syncer thread fsyncs. A
  * change of several keys is one wal_append, which the WAL makes atomic on
  * disk (WAL_FLAG_MORE). Expiries and evictions are logged as DEL records
  * too, but a failure to log one does not stop it: a replayed SET carries its

@@ -35,7 +35,7 @@ typedef struct persist persist_t;
 /* Does no I/O. NULL when out of memory. */
 persist_t *persist_create(const config *cfg, store_t *st);
 
-/* fn(arg) is called on the WAL writer thread whenever the durable sequence
+/* fn(arg) is called on the WAL syncer thread whenever the durable sequence
  * or the error state changes (must not block). Call before persist_load. */
 void persist_set_notify(persist_t *p, wal_notify_fn fn, void *arg);
 

@@ -1,37 +1,54 @@
-/* wal.c - the WAL writer thread (group commit, fsync policy, rotation, error
+/* wal.c - the WAL writer (group commit, fsync policy, rotation, error
  * retry) and recovery. Byte layout: see wal_format.c. On disk:
  *
  *   dir/wal-00000000000000000001.log   records 1 .. 4711
  *   dir/wal-00000000000000004712.log   records 4712 .. (the open segment)
  *
  * A segment is named for the seq of its first record; seqs continue across
- * segments with no gap. Appenders encode into `pending` under `mu`; the writer
- * moves it into `ubuf` (written-but-not-fsynced bytes, file offsets
- * synced_off .. synced_off + ubuf.len) and writes it with one pwrite per
- * batch. ubuf is only emptied after an fsync (or a write under FSYNC_NO), so
- * a failed fsync can be repaired: truncate to synced_off and write ubuf again.
+ * segments with no gap.
+ *
+ * Who does what. Appenders (the store's journal, under a shard lock) encode
+ * into `pending` under `mu`: no I/O, no wake-up. Whoever calls wal_flush
+ * (each worker at the end of its loop turn) takes io_mu, moves pending into
+ * `ubuf` and writes it with one pwrite: the records of every thread that
+ * appended meanwhile share that write, and the worker's replies leave after
+ * it, as Redis writes its AOF in beforeSleep. The syncer thread only
+ * fsyncs (as soon as anything is written under ALWAYS, once a second under
+ * EVERYSEC, never under NO), begins the next segment when one is full,
+ * retries after errors, and writes pending records no flusher wrote within
+ * WAL_FLUSH_FALLBACK_MS. It calls fdatasync with io_mu released, so writers
+ * go on behind an fsync, and everything written before the fsync began is
+ * what it makes durable: that is the group commit. We rejected a writer
+ * thread that also wrote: every SET then cost two thread wake-ups, and under
+ * EVERYSEC its fsync stalled writes that had already been acknowledged.
+ *
+ * ubuf holds the file's bytes from synced_off on (written, not yet fsynced,
+ * then not yet written): ubuf is only trimmed after an fsync (or a write
+ * under FSYNC_NO), so a failed fsync can be repaired: truncate to synced_off
+ * and write ubuf again.
  *
  * Error path: a failed or short write truncates the file back to where the
  * attempt started, a failed fdatasync truncates back to synced_off (the page
  * cache state after a failed fsync is unknown). The bytes stay in ubuf and are
- * retried with a backoff (10 ms doubling to 1 s); the error stays sticky
- * (wal_error) until a retry succeeds, and wal_append refuses new records while
- * it is set. So the file never holds a half record followed by good ones, no
- * durable seq is published before its fsync, and writing resumes by itself
- * when space returns. We rejected failing the batch: its seqs would leave a
- * hole that recovery reports as a missing record, and later batches could
- * not be written after it.
+ * retried by the syncer with a backoff (10 ms doubling to 1 s); the error
+ * stays sticky (wal_error) until a retry succeeds, and wal_append refuses new
+ * records while it is set. So the file never holds a half record followed by
+ * good ones, no durable seq is published before its fsync, and writing
+ * resumes by itself when space returns. We rejected failing the batch: its
+ * seqs would leave a hole that recovery reports as a missing record, and
+ * later batches could not be written after it.
  *
  * Atomic batches: wal_append sets WAL_FLAG_MORE on all but the last record
  * of its call, and recovery applies a batch only once its last record has
  * been read. A batch never spans two segments: wal_append encodes a whole
- * batch into pending under mu, the writer moves pending into ubuf whole or
- * not at all, and rotate() runs only when ubuf is empty (everything written
- * and fsynced), so every segment boundary falls between two wal_append calls.
+ * batch into pending under mu, take_pending moves pending into ubuf whole or
+ * not at all, a full segment gets no further write, and rotate_locked runs
+ * only when everything in it is fsynced, so every segment boundary falls
+ * between two wal_append calls.
  * Recovery relies on it: an unterminated batch at the end of a segment that
  * is not the last is damage, not a torn write.
  *
- * Lock order: mu only; the notify callback runs with mu released.
+ * Lock order: io_mu before mu; the notify callback runs with neither held.
  */
 #include "wal.h"
 

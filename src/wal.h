@@ -1,4 +1,5 @@
-/* wal.h - write-ahead log: a group-committing writer thread and recovery.
+/* wal.h - write-ahead log: writes by the appending threads, group-committed
+ * fsyncs on a syncer thread, and recovery.
  *
  * Error convention: int-returning functions return 0 or a negative errno
  * (wal_append: -EINVAL for a record the format cannot hold, or the sticky
@@ -32,7 +33,7 @@ typedef struct wal_options {
 
 typedef struct wal wal_t;
 
-/* Called on the writer thread, with no WAL lock held, after written_seq or
+/* Called on the syncer thread, with no WAL lock held, after written_seq or
  * durable_seq advanced or the error state changed. Must not block. */
 typedef void (*wal_notify_fn)(void *arg);
 
@@ -47,7 +48,7 @@ typedef struct wal_stats {
 } wal_stats;
 
 /* Creates segment wal-<next_seq>.log in opt->dir (header, fsync, directory
- * fsync) and starts the writer thread. A header-only (or shorter) file of that
+ * fsync) and starts the syncer thread. A header-only (or shorter) file of that
  * name, left by a crash right after a rotation, is replaced. Returns NULL with
  * a message in err on failure. */
 wal_t *wal_open(const wal_options *opt, char *err, size_t errlen);
