@@ -48,7 +48,12 @@
  * Recovery relies on it: an unterminated batch at the end of a segment that
  * is not the last is damage, not a torn write.
  *
- * Lock order: io_mu before mu; the notify callback runs with neither held.
+ * Under ALWAYS the flusher fsyncs itself when no one else is (sync_mu is
+ * free): one client then costs a write and an fsync on its worker, as in
+ * Redis, with no thread hand-off; when an fsync is running, the flusher
+ * leaves its records to the syncer's next one and goes back to serving.
+ *
+ * Lock order: sync_mu, io_mu, mu; the notify callback runs with none held.
  */
 #include "wal.h"
 
@@ -75,7 +80,9 @@
 #define WAL_RETRY_MAX_MS      1000
 #define WAL_CLOSE_RETRIES     5
 #define WAL_EVERYSEC_MS       1000
-#define WAL_FLUSH_FALLBACK_MS 1 /* appends no wal_flush wrote: the syncer writes them */
+#define WAL_PREALLOC          (1024u * 1024u) /* the file grows in these steps */
+#define WAL_GATHER_US         200 /* ALWAYS: how long an fsync waits for other flushers */
+#define WAL_FLUSH_FALLBACK_MS 1   /* appends no wal_flush wrote: the syncer writes them */
 
 typedef struct wal_buf {
 	uint8_t *data;
@@ -109,6 +116,7 @@ struct wal {
 
 	/* Readable without a lock. */
 	_Atomic uint64_t durable_seq;
+	atomic_int dirty_threads; /* threads that appended and have not flushed since */
 	_Atomic uint64_t written_seq;
 	_Atomic int err_pub;
 	_Atomic uint64_t st_appends, st_records, st_writes, st_fsyncs, st_bytes, st_segments,
@@ -124,14 +132,18 @@ struct wal {
 	uint64_t ubuf_last_seq; /* seq of the last record in ubuf */
 	uint64_t synced_off;    /* file length known durable (or written, FSYNC_NO) */
 	int need_truncate;      /* an ftruncate back to synced_off + ubuf_written failed */
+	uint64_t alloc_end;     /* file length reserved with fallocate (zeros beyond the log) */
 
-	/* Syncer thread only. */
-	uint64_t last_sync_ms;
+	/* Held by whoever fsyncs (a flusher under ALWAYS, or the syncer) and by
+	 * the syncer while it rotates, so the fd being fsynced stays open. */
+	pthread_mutex_t sync_mu;
+	_Atomic uint64_t last_sync_ms;
 
 	int policy;
 	uint64_t segment_bytes;
 	size_t max_record;
 	size_t max_pending;
+	size_t prealloc;
 	int shutdown_rc;
 };
 
@@ -197,15 +209,27 @@ static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off, size_t *
  * (prefix of a) header, i.e. a crash hit right after it was created. */
 static int segment_is_empty(const char *path)
 {
-	uint8_t hdr[WAL_HEADER_SIZE + 1];
+	uint8_t buf[4096];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	ssize_t n = read(fd, hdr, sizeof hdr);
+	/* The header (or a prefix of it), then at most a preallocated step of
+	 * zeros (a write that failed after the fallocate). */
+	ssize_t n = read(fd, buf, sizeof buf);
+	int empty = n >= 0 &&
+	            wal_check_header(buf, n < WAL_HEADER_SIZE ? (size_t)n : WAL_HEADER_SIZE) !=
+	                    WAL_BAD_HEADER;
+	size_t total = n > 0 ? (size_t)n : 0;
+	for (size_t i = WAL_HEADER_SIZE; empty && n > 0; i = 0) {
+		for (; i < (size_t)n && empty; i++)
+			empty = buf[i] == 0;
+		if (total > WAL_PREALLOC + WAL_HEADER_SIZE)
+			empty = 0;
+		if (empty && (n = read(fd, buf, sizeof buf)) > 0)
+			total += (size_t)n;
+	}
 	close(fd);
-	if (n < 0 || (size_t)n > WAL_HEADER_SIZE)
-		return 0;
-	return wal_check_header(hdr, (size_t)n) != WAL_BAD_HEADER;
+	return empty && n >= 0;
 }
 
 /* Creates wal-<seq>.log: O_EXCL create, header, fsync, directory fsync.
@@ -342,6 +366,14 @@ static int write_locked(wal_t *w, int *full)
 		return 0;
 	}
 	uint64_t start = w->synced_off + w->ubuf_written;
+	uint64_t end = start + (w->ubuf.len - w->ubuf_written);
+	if (end > w->alloc_end && w->prealloc != WAL_PREALLOC_NONE) {
+		/* Reserve the file ahead in steps, zero-filled: an fdatasync after
+		 * a write that does not grow the file needs no inode update. */
+		uint64_t to = (end + w->prealloc - 1) / w->prealloc * w->prealloc;
+		if (fallocate(w->fd, 0, (off_t)w->alloc_end, (off_t)(to - w->alloc_end)) == 0)
+			w->alloc_end = to;
+	}
 	size_t done;
 	int rc = pwrite_all(w->fd, w->ubuf.data + w->ubuf_written, w->ubuf.len - w->ubuf_written,
 	                    start, &done);
@@ -368,8 +400,14 @@ static int write_locked(wal_t *w, int *full)
 static int rotate_locked(wal_t *w)
 {
 	char msg[256];
-	if (w->policy == WAL_FSYNC_NO && fdatasync(w->fd) < 0)
+	/* Give back the preallocated zeros: a closed segment ends at its last
+	 * record (then fsynced, as under FSYNC_NO everything). */
+	uint64_t end = w->synced_off;
+	if (w->alloc_end > end && ftruncate(w->fd, (off_t)end) < 0)
 		return -errno;
+	if ((w->alloc_end > end || w->policy == WAL_FSYNC_NO) && fdatasync(w->fd) < 0)
+		return -errno;
+	w->alloc_end = end;
 	int fd = segment_create(w->dir, atomic_load(&w->written_seq) + 1, msg, sizeof msg);
 	if (fd < 0) {
 		log_warn("wal", "rotation failed", LF_S("error", msg));
@@ -378,18 +416,19 @@ static int rotate_locked(wal_t *w)
 	close(w->fd);
 	w->fd = fd;
 	w->synced_off = WAL_HEADER_SIZE;
+	w->alloc_end = WAL_HEADER_SIZE;
 	atomic_fetch_add(&w->st_segments, 1);
 	return 0;
 }
 
 /* fdatasync of everything written so far, with io_mu released during the
- * call so that flushers keep writing behind it. Syncer thread. */
+ * call so that flushers keep writing behind it. sync_mu held. */
 static int sync_step(wal_t *w)
 {
 	pthread_mutex_lock(&w->io_mu);
 	size_t n = w->ubuf_written;
 	uint64_t seq = atomic_load(&w->written_seq);
-	int fd = w->fd; /* only this thread rotates (closes) it */
+	int fd = w->fd; /* rotation (which closes it) needs sync_mu */
 	pthread_mutex_unlock(&w->io_mu);
 	if (n == 0)
 		return 0;
@@ -405,20 +444,31 @@ static int sync_step(wal_t *w)
 		return rc;
 	}
 	atomic_fetch_add(&w->st_fsyncs, 1);
-	w->last_sync_ms = now_ms();
+	atomic_store(&w->last_sync_ms, now_ms());
 	pthread_mutex_lock(&w->io_mu);
 	drop_synced(w, n, seq);
 	pthread_mutex_unlock(&w->io_mu);
 	return 0;
 }
 
+/* The WAL this thread appended to and has not flushed since (its count in
+ * dirty_threads): the syncer's gather window waits for such threads. */
+static _Thread_local wal_t *tl_dirty;
+
 int wal_flush(wal_t *w)
 {
+	int was_dirty = tl_dirty == w;
+	if (was_dirty) {
+		tl_dirty = NULL;
+		atomic_fetch_sub(&w->dirty_threads, 1);
+	}
 	int full = 0, rc = -atomic_load(&w->err_pub);
 	if (rc < 0)
 		return rc; /* the syncer retries, with its backoff */
 	pthread_mutex_lock(&w->io_mu);
 	rc = w->fd >= 0 ? write_locked(w, &full) : -ESHUTDOWN;
+	if (rc == 0 && segment_full(w))
+		full = 1; /* rotate now, not at the next write */
 	pthread_mutex_unlock(&w->io_mu);
 	if (rc < 0) {
 		pthread_mutex_lock(&w->mu);
@@ -427,8 +477,30 @@ int wal_flush(wal_t *w)
 		pthread_mutex_unlock(&w->mu);
 		return rc;
 	}
+	/* ALWAYS: lead the group commit when no one else is fsyncing and no
+	 * other thread has records on their way (a single client then pays no
+	 * thread hand-off); otherwise the syncer fsyncs, after gathering the
+	 * other flushers (WAL_GATHER_US) or the current fsync, and this worker
+	 * goes on serving. */
+	if (!full && w->policy == WAL_FSYNC_ALWAYS && atomic_load(&w->dirty_threads) == 0 &&
+	    atomic_load(&w->written_seq) > atomic_load(&w->durable_seq) &&
+	    pthread_mutex_trylock(&w->sync_mu) == 0) {
+		uint64_t durable0 = atomic_load(&w->durable_seq);
+		rc = sync_step(w);
+		pthread_mutex_unlock(&w->sync_mu);
+		pthread_mutex_lock(&w->mu);
+		if (rc < 0)
+			note_failure(w, rc);
+		wal_notify_fn fn = w->notify;
+		void *fa = w->notify_arg;
+		pthread_mutex_unlock(&w->mu);
+		/* Other workers' replies may wait for this fsync too. */
+		if (fn && (rc < 0 || atomic_load(&w->durable_seq) != durable0))
+			fn(fa);
+		return rc;
+	}
 	if (full || (w->policy == WAL_FSYNC_ALWAYS &&
-	             atomic_load(&w->written_seq) > atomic_load(&w->durable_seq))) {
+	             (was_dirty || atomic_load(&w->written_seq) > atomic_load(&w->durable_seq)))) {
 		pthread_mutex_lock(&w->mu);
 		w->sync_req = 1;
 		pthread_cond_signal(&w->work_cv);
@@ -454,14 +526,15 @@ static int syncer_has_work(wal_t *w, uint64_t now, uint64_t *until)
 	if (w->stopping || w->sync_req)
 		return 1;
 	if (unsynced && (w->policy == WAL_FSYNC_ALWAYS || w->held >= w->max_pending / 2 ||
-	                 now - w->last_sync_ms >= WAL_EVERYSEC_MS))
+	                 now - atomic_load(&w->last_sync_ms) >= WAL_EVERYSEC_MS))
 		return 1;
 	if (w->pending.len > 0 && now - w->pending_since >= WAL_FLUSH_FALLBACK_MS)
 		return 1;
 	if (w->pending.len > 0)
 		*until = w->pending_since + WAL_FLUSH_FALLBACK_MS;
-	if (unsynced && (*until == 0 || w->last_sync_ms + WAL_EVERYSEC_MS < *until))
-		*until = w->last_sync_ms + WAL_EVERYSEC_MS;
+	uint64_t tick = atomic_load(&w->last_sync_ms) + WAL_EVERYSEC_MS;
+	if (unsynced && (*until == 0 || tick < *until))
+		*until = tick;
 	return 0;
 }
 
@@ -488,6 +561,22 @@ static void *syncer_main(void *arg)
 			break;
 		if (w->stopping && w->err && close_attempts++ >= WAL_CLOSE_RETRIES)
 			break;
+		/* Group commit across workers: under ALWAYS, give threads that
+		 * appended and are about to flush (the other workers, mid-turn)
+		 * up to WAL_GATHER_US to join this fsync rather than the next. */
+		if (w->policy == WAL_FSYNC_ALWAYS && !w->stopping && !w->err &&
+		    atomic_load(&w->dirty_threads) > 0) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_nsec += WAL_GATHER_US * 1000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			while (atomic_load(&w->dirty_threads) > 0 &&
+			       pthread_cond_timedwait(&w->work_cv, &w->mu, &ts) != ETIMEDOUT)
+				;
+		}
 		int force = w->sync_req || w->stopping || w->err;
 		w->sync_req = 0;
 		uint64_t durable0 = atomic_load(&w->durable_seq);
@@ -503,9 +592,11 @@ static void *syncer_main(void *arg)
 		rc = write_locked(w, &full);
 		pthread_mutex_unlock(&w->io_mu);
 		uint64_t now = now_ms();
+		pthread_mutex_lock(&w->sync_mu);
 		if (rc == 0 && w->policy != WAL_FSYNC_NO &&
 		    (force || full || w->policy == WAL_FSYNC_ALWAYS ||
-		     now - w->last_sync_ms >= WAL_EVERYSEC_MS || w->held >= w->max_pending / 2))
+		     now - atomic_load(&w->last_sync_ms) >= WAL_EVERYSEC_MS ||
+		     w->held >= w->max_pending / 2))
 			rc = sync_step(w);
 		if (rc == 0) {
 			pthread_mutex_lock(&w->io_mu);
@@ -516,6 +607,7 @@ static void *syncer_main(void *arg)
 			}
 			pthread_mutex_unlock(&w->io_mu);
 		}
+		pthread_mutex_unlock(&w->sync_mu);
 
 		pthread_mutex_lock(&w->mu);
 		if (rc < 0) {
@@ -567,6 +659,7 @@ wal_t *wal_open(const wal_options *opt, char *err, size_t errlen)
 	w->segment_bytes = opt->segment_bytes ? opt->segment_bytes : WAL_DEFAULT_SEGMENT;
 	w->max_record = opt->max_record ? opt->max_record : WAL_DEFAULT_RECORD;
 	w->max_pending = opt->max_pending ? opt->max_pending : WAL_DEFAULT_PENDING;
+	w->prealloc = opt->prealloc ? opt->prealloc : WAL_PREALLOC;
 	w->next_seq = opt->next_seq ? opt->next_seq : 1;
 	w->ubuf_last_seq = w->next_seq - 1;
 	w->backoff = WAL_RETRY_MIN_MS;
@@ -577,10 +670,12 @@ wal_t *wal_open(const wal_options *opt, char *err, size_t errlen)
 		goto cleanup;
 	atomic_store(&w->st_segments, 1);
 	w->synced_off = WAL_HEADER_SIZE;
-	w->last_sync_ms = now_ms();
+	w->alloc_end = WAL_HEADER_SIZE;
+	atomic_store(&w->last_sync_ms, now_ms());
 
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_mutex_init(&w->io_mu, NULL);
+	pthread_mutex_init(&w->sync_mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->work_cv, &ca);
@@ -593,6 +688,7 @@ wal_t *wal_open(const wal_options *opt, char *err, size_t errlen)
 		pthread_cond_destroy(&w->work_cv);
 		pthread_cond_destroy(&w->space_cv);
 		pthread_cond_destroy(&w->durable_cv);
+		pthread_mutex_destroy(&w->sync_mu);
 		pthread_mutex_destroy(&w->io_mu);
 		pthread_mutex_destroy(&w->mu);
 		goto cleanup;
@@ -673,6 +769,10 @@ int wal_append(wal_t *w, const wal_record *recs, size_t n, uint64_t *last_seq)
 			/* The appending thread normally writes it (wal_flush at the
 			 * end of its loop turn); the syncer writes what is left
 			 * WAL_FLUSH_FALLBACK_MS later. */
+			if (tl_dirty != w) {
+				tl_dirty = w;
+				atomic_fetch_add(&w->dirty_threads, 1);
+			}
 			if (start == 0) {
 				w->pending_since = now_ms();
 				if (w->syncer_idle)
@@ -758,8 +858,12 @@ int wal_shutdown(wal_t *w)
 	pthread_mutex_lock(&w->mu);
 	w->thread_started = 0;
 	w->shut = 1;
-	/* Under FSYNC_NO the syncer never fsynced the open segment. */
-	if (w->fd >= 0 && w->policy == WAL_FSYNC_NO && fdatasync(w->fd) < 0 && w->shutdown_rc == 0)
+	/* A cleanly closed segment ends at its last record (no preallocated
+	 * zeros), and under FSYNC_NO the syncer never fsynced it. */
+	if (w->fd >= 0 && w->held == 0 && w->alloc_end > w->synced_off &&
+	    ftruncate(w->fd, (off_t)w->synced_off) < 0 && w->shutdown_rc == 0)
+		w->shutdown_rc = -errno;
+	if (w->fd >= 0 && fdatasync(w->fd) < 0 && w->shutdown_rc == 0)
 		w->shutdown_rc = -errno;
 	if (w->fd >= 0 && close(w->fd) < 0 && w->shutdown_rc == 0)
 		w->shutdown_rc = -errno;
@@ -779,6 +883,7 @@ void wal_close(wal_t *w)
 	pthread_cond_destroy(&w->work_cv);
 	pthread_cond_destroy(&w->space_cv);
 	pthread_cond_destroy(&w->durable_cv);
+	pthread_mutex_destroy(&w->sync_mu);
 	pthread_mutex_destroy(&w->io_mu);
 	pthread_mutex_destroy(&w->mu);
 	free(w->pending.data);
@@ -910,6 +1015,27 @@ static long list_segments(const char *dir, seg_ent **out)
 	return (long)n;
 }
 
+/* A damaged record at off in the last segment was cut short by a crash
+ * while being written into the preallocated zeros (WAL_PREALLOC) if the
+ * file goes on past the record's declared extent and holds nothing but
+ * zeros from there to its end. A complete last record at the very end of
+ * the file (no zeros after it: a cleanly closed segment is cut to its last
+ * record) with a bad CRC stays corruption. */
+static int torn_into_zeros(const uint8_t *img, size_t size, size_t off)
+{
+	uint32_t len = 0;
+	if (size - off >= sizeof(len))
+		memcpy(&len, img + off, sizeof(len)); /* little-endian, as the format */
+	size_t ext = (size_t)len + WAL_REC_HEADER_SIZE;
+	size_t from = size - off > ext ? off + ext : size;
+	if (from >= size)
+		return 0;
+	for (size_t i = from; i < size; i++)
+		if (img[i] != 0)
+			return 0;
+	return 1;
+}
+
 static int truncate_file(int fd, uint64_t off)
 {
 	if (ftruncate(fd, (off_t)off) < 0 || fsync(fd) < 0)
@@ -1013,6 +1139,10 @@ int wal_recover(const char *dir, size_t max_record, int truncate_corrupt, wal_re
 		c.seen = 0;
 		c.nbatch = 0;
 		wal_scan(img, size, max_record, replay_visit, &c, &res);
+		/* A write into the preallocated zeros, cut short by a crash:
+		 * nothing but zeros follows the damaged record. */
+		if (last && res.status == WAL_CORRUPT && torn_into_zeros(img, size, res.end))
+			res.status = WAL_TORN;
 		if (size > 0)
 			munmap((void *)img, size);
 		c.nbatch = 0; /* its records pointed into the image */

@@ -21,6 +21,8 @@
 
 enum { WAL_FSYNC_ALWAYS = 0, WAL_FSYNC_EVERYSEC = 1, WAL_FSYNC_NO = 2 };
 
+#define WAL_PREALLOC_NONE SIZE_MAX
+
 typedef struct wal_options {
 	const char *dir;
 	int fsync_policy;       /* WAL_FSYNC_* */
@@ -29,6 +31,10 @@ typedef struct wal_options {
 	size_t max_record;      /* largest encoded record accepted; 0 = 64 MiB + 1 MiB */
 	size_t max_pending;     /* bytes appended but not yet durable before appenders
 	                           wait; 0 = 64 MiB */
+	size_t prealloc;        /* the file is reserved (zero-filled) ahead of the writes
+	                           in steps of this many bytes, so that most fdatasyncs
+	                           need no inode update; 0 = 1 MiB, WAL_PREALLOC_NONE =
+	                           grow with each write */
 } wal_options;
 
 typedef struct wal wal_t;

@@ -107,13 +107,18 @@ static int append_one(wal_t *w, unsigned tid, unsigned i, uint64_t *seq)
 	return wal_append(w, &r, 1, seq);
 }
 
+/* wal_options.prealloc for open_wal: the disk-full test turns preallocation
+ * off, since RLIMIT_FSIZE does not stop writes into space already reserved. */
+static size_t g_prealloc;
+
 static wal_t *open_wal(const char *dir, int policy, uint64_t segment_bytes, uint64_t next_seq)
 {
 	char err[256] = "";
 	wal_options o = {.dir = dir,
 	                 .fsync_policy = policy,
 	                 .segment_bytes = segment_bytes,
-	                 .next_seq = next_seq};
+	                 .next_seq = next_seq,
+	                 .prealloc = g_prealloc};
 	wal_t *w = wal_open(&o, err, sizeof err);
 	if (!w)
 		fail_msg("wal_open: %s", err);
@@ -420,6 +425,72 @@ static void test_rotation_creates_segments_and_recovery_replays_across_them(void
 	remove_dir(dir);
 }
 
+/* The writer reserves the file ahead of its writes (zero-filled, in steps of
+ * wal_options.prealloc), so a write cut short by a crash leaves a damaged
+ * last record followed by zeros rather than the end of the file. */
+static void test_a_write_cut_short_into_preallocated_zeros_is_a_torn_tail(void **state)
+{
+	(void)state;
+	const uint64_t full = WAL_HEADER_SIZE + 20 * REC_SIZE, last = full - REC_SIZE;
+	/* How much of the last record the crash let through (the rest zeros). */
+	const uint64_t kept[] = {REC_SIZE - 1, REC_SIZE / 2, 9, 4};
+	for (size_t k = 0; k < sizeof kept / sizeof kept[0] + 2; k++) {
+		char *dir = make_dir();
+		char err[256], path[512];
+		replay_check c;
+		wal_recovery out;
+		write_records(dir, 20, 0);
+		seg_path(path, sizeof path, dir, 1);
+		assert_int_equal(file_size(path), full);
+		size_t n;
+		uint8_t *img = read_file(path, &n);
+		uint8_t *big = calloc(1, n + 65536);
+		assert_non_null(big);
+		memcpy(big, img, n);
+		if (k < sizeof kept / sizeof kept[0]) {
+			memset(big + last + kept[k], 0, REC_SIZE - kept[k]);
+		} else {
+			/* A complete last record with a bad byte, then zeros: the
+			 * two cannot be told apart, so it is a torn tail too ... */
+			big[last + REC_SIZE - 2] ^= 0x40;
+		}
+		/* ... but with nothing after it (k == last case) it is damage. */
+		size_t size = k == sizeof kept / sizeof kept[0] + 1 ? n : n + 65536;
+		FILE *f = fopen(path, "wb");
+		assert_non_null(f);
+		assert_int_equal(fwrite(big, 1, size, f), size);
+		fclose(f);
+		free(big);
+		free(img);
+		int rc = recover(dir, 0, &c, &out, err, sizeof err);
+		if (size == n) {
+			assert_int_equal(rc, -EBADMSG);
+			assert_non_null(strstr(err, "byte offset"));
+		} else {
+			assert_int_equal(rc, 0);
+			assert_int_equal(c.bad, 0);
+			assert_int_equal(out.records, 19);
+			assert_int_equal(file_size(path), last);
+		}
+		remove_dir(dir);
+	}
+	/* Zeros, then anything but zeros, after a damaged record: damage. */
+	char *dir = make_dir();
+	char err[256], path[512];
+	replay_check c;
+	wal_recovery out;
+	write_records(dir, 20, 0);
+	seg_path(path, sizeof path, dir, 1);
+	assert_int_equal(truncate(path, (off_t)(last + 20)), 0);
+	assert_int_equal(truncate(path, (off_t)(full + 4096)), 0);
+	int fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "x", 1, (off_t)(full + 4000)), 1);
+	close(fd);
+	assert_int_equal(recover(dir, 0, &c, &out, err, sizeof err), -EBADMSG);
+	remove_dir(dir);
+}
+
 static void test_torn_tail_is_truncated_and_the_prefix_replayed(void **state)
 {
 	(void)state;
@@ -564,7 +635,9 @@ static void test_a_full_disk_blocks_writes_loses_nothing_and_recovers(void **sta
 	uint64_t seq = 0;
 	void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
 
+	g_prealloc = WAL_PREALLOC_NONE;
 	wal_t *w = open_wal(dir, WAL_FSYNC_ALWAYS, 0, 1);
+	g_prealloc = 0;
 	for (unsigned i = 0; i < 10; i++)
 		assert_int_equal(append_one(w, 0, i, &seq), 0);
 	assert_int_equal(wal_wait_durable(w, seq, 5000), 0);
@@ -883,6 +956,7 @@ int main(void)
 	        cmocka_unit_test(test_a_missing_middle_segment_is_an_error),
 	        cmocka_unit_test(test_an_empty_directory_recovers_zero_records),
 	        cmocka_unit_test(test_a_header_only_last_segment_is_fine_and_reopened),
+	        cmocka_unit_test(test_a_write_cut_short_into_preallocated_zeros_is_a_torn_tail),
 	        cmocka_unit_test(test_a_full_disk_blocks_writes_loses_nothing_and_recovers),
 	        cmocka_unit_test(test_wal_append_sets_more_on_every_record_of_a_batch_but_the_last),
 	        cmocka_unit_test(
