@@ -40,21 +40,37 @@ static int get_int_or_reply(cmd_ctx *ctx, const cmd_arg *arg, long long *out)
 
 /* ---- DEL, UNLINK, EXISTS, TOUCH, TYPE ---- */
 
-/* The number of keys removed, or STORE_EJOURNAL (replied) when the WAL
- * refused a removal; the keys before it stay removed. */
+/* The number of keys removed, or a negative STORE_E* (replied). One
+ * store_del_many: every key is removed, and journaled as one batch, or none. */
 static long long del_keys(cmd_ctx *ctx)
 {
-	long long n = 0;
-	for (size_t i = 1; i < ctx->argc; i++) {
-		int rc = store_del(ctx->store, ctx->argv[i].p, ctx->argv[i].len);
-		if (rc == STORE_OK) {
-			n++;
-		} else if (rc != STORE_ENOTFOUND) {
-			cmd_reply_store_error(ctx, rc);
-			return rc;
+	enum { STACK_KEYS = 16 };
+	const void *kbuf[STACK_KEYS];
+	size_t lbuf[STACK_KEYS];
+	const void **keys = kbuf;
+	size_t *lens = lbuf, n = ctx->argc - 1, removed = 0;
+	void *heap = NULL;
+
+	if (n > STACK_KEYS) {
+		heap = malloc(n * (sizeof(*keys) + sizeof(*lens)));
+		if (heap == NULL) {
+			cmd_reply_store_error(ctx, STORE_ENOMEM);
+			return STORE_ENOMEM;
 		}
+		keys = heap;
+		lens = (size_t *)(void *)(keys + n);
 	}
-	return n;
+	for (size_t i = 0; i < n; i++) {
+		keys[i] = ctx->argv[1 + i].p;
+		lens[i] = ctx->argv[1 + i].len;
+	}
+	int rc = store_del_many(ctx->store, n, keys, lens, &removed);
+	free(heap);
+	if (rc != STORE_OK) {
+		cmd_reply_store_error(ctx, rc);
+		return rc;
+	}
+	return (long long)removed;
 }
 
 static void cmd_del(cmd_ctx *ctx)

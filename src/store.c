@@ -1153,6 +1153,71 @@ int store_mget(store_t *st, size_t n, const void *const keys[], const size_t kle
 	return STORE_OK;
 }
 
+int store_del_many(store_t *st, size_t n, const void *const keys[], const size_t klens[],
+                   size_t *removed)
+{
+	if (removed)
+		*removed = 0;
+	if (n == 0)
+		return STORE_OK;
+	/* One block: hashes, sorted shard indices, locations, changes. */
+	size_t bytes = n * (sizeof(uint64_t) + sizeof(uint32_t) + sizeof(struct loc) +
+	                    sizeof(store_change));
+	char *p = malloc(bytes);
+	if (p == NULL)
+		return STORE_ENOMEM;
+	store_change *ch = (store_change *)p;
+	struct loc *loc = (struct loc *)(ch + n);
+	uint64_t *hash = (uint64_t *)(loc + n);
+	uint32_t *order = (uint32_t *)(hash + n);
+	for (size_t i = 0; i < n; i++) {
+		hash[i] = store_hash(st, keys[i], klens[i]);
+		order[i] = (uint32_t)((hash[i] >> 48) & st->shard_mask);
+	}
+	qsort(order, n, sizeof(*order), cmp_u32);
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || order[i] != order[i - 1])
+			pthread_mutex_lock(&st->shards[order[i]].lock);
+	/* Find every live key first (no resize step: locations must stay
+	 * valid, and an unlink moves no other entry), then journal, then
+	 * unlink. */
+	int64_t now = store_clock(st);
+	size_t found = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct loc l;
+		if (klens[i] > st->max_key ||
+		    !do_find(shard_of(st, hash[i]), hash[i], keys[i], klens[i], &l) ||
+		    entry_expired(l.e, now))
+			continue;
+		size_t k = 0;
+		while (k < found && loc[k].e != l.e)
+			k++;
+		if (k < found)
+			continue; /* given twice */
+		loc[found] = l;
+		hash[found] = hash[i]; /* hash[found..i] is no longer needed */
+		ch[found] = (store_change){
+		        .op = STORE_CH_DEL, .key = entry_ckey(l.e), .klen = entry_klen(l.e)};
+		found++;
+	}
+	int rc = found > 0 ? store_do_journal(st, ch, found, STORE_CAUSE_WRITE) : STORE_OK;
+	struct entry **gone = (struct entry **)ch; /* ch is done with: reuse its room */
+	_Static_assert(sizeof(store_change) >= sizeof(struct entry *), "room for the entries");
+	for (size_t k = 0; rc == STORE_OK && k < found; k++)
+		gone[k] = store_do_unlink(shard_of(st, hash[k]), &loc[k]);
+	for (size_t k = 0; rc == STORE_OK && k < found; k++)
+		store_do_maybe_shrink(shard_of(st, hash[k]));
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || order[i] != order[i - 1])
+			pthread_mutex_unlock(&st->shards[order[i]].lock);
+	for (size_t k = 0; rc == STORE_OK && k < found; k++)
+		free(gone[k]);
+	if (rc == STORE_OK && removed)
+		*removed = found;
+	free(p);
+	return rc;
+}
+
 int store_mset(store_t *st, size_t n, const void *const keys[], const size_t klens[],
                const void *const vals[], const size_t vlens[], int nx)
 {

@@ -197,6 +197,15 @@ typedef void (*store_mget_fn)(size_t i, const void *val, size_t vlen, int found,
 int store_mget(store_t *st, size_t n, const void *const keys[], const size_t klens[],
                store_mget_fn fn, void *arg);
 
+/* DEL / UNLINK of n keys as one change: all involved shards locked in
+ * ascending order, the removals journaled as one batch (atomic on disk) and
+ * then made. *removed (may be NULL) gets the number of keys that existed (a
+ * key given twice counts once). Expired keys count as absent and are left
+ * to lazy and active expiry. Returns STORE_OK, STORE_ENOMEM or
+ * STORE_EJOURNAL (nothing removed). */
+int store_del_many(store_t *st, size_t n, const void *const keys[], const size_t klens[],
+                   size_t *removed);
+
 /* ---- Iteration ---- */
 
 /* Called for each key under its shard lock; must not call into the store. */

@@ -679,6 +679,49 @@ static void test_mset_journals_one_call_of_n_sets_and_a_failed_msetnx_nothing(vo
 	journal_free(&j);
 }
 
+static void test_del_many_journals_one_call_and_a_refusal_removes_nothing(void **state)
+{
+	(void)state;
+	struct journal j = {0};
+	store_t *st = journaled_store(&j);
+	char key[40][32];
+	const void *keys[41];
+	size_t klens[41], removed = 99;
+
+	/* 40 keys over many shards, one given twice and one missing. */
+	for (unsigned i = 0; i < 40; i++) {
+		klens[i] = key_of(key[i], sizeof(key[i]), i);
+		keys[i] = key[i];
+		if (i != 7)
+			assert_int_equal(store_set(st, key[i], klens[i], "v", 1, 0), STORE_OK);
+	}
+	keys[40] = key[3];
+	klens[40] = klens[3];
+	journal_reset(&j);
+	j.refuse = -ENOSPC;
+	assert_int_equal(store_del_many(st, 41, keys, klens, &removed), STORE_EJOURNAL);
+	expect_calls(&j, 1, 39);
+	assert_int_equal(store_count(st), 39); /* nothing removed */
+	assert_true(strstr(store_strerror(STORE_EJOURNAL), "No space left on device") != NULL);
+	journal_reset(&j);
+	j.refuse = 0;
+	assert_int_equal(store_del_many(st, 41, keys, klens, &removed), STORE_OK);
+	assert_int_equal(removed, 39);
+	expect_calls(&j, 1, 39);
+	for (size_t i = 0; i < 39; i++) {
+		assert_int_equal(j.ch[i].op, STORE_CH_DEL);
+		assert_int_equal(j.ch[i].n, 39);
+	}
+	assert_int_equal(store_count(st), 0);
+	/* Nothing left: no call at all. */
+	journal_reset(&j);
+	assert_int_equal(store_del_many(st, 41, keys, klens, &removed), STORE_OK);
+	assert_int_equal(removed, 0);
+	expect_calls(&j, 0, 0);
+	store_free(st);
+	journal_free(&j);
+}
+
 static void test_clear_journals_one_flushall(void **state)
 {
 	(void)state;
@@ -1166,6 +1209,7 @@ int main(void)
 	        cmocka_unit_test(test_rename_journals_a_set_of_dst_then_a_del_of_src_in_one_call),
 	        cmocka_unit_test(test_copy_journals_a_set_of_dst_with_the_value_and_expiry_of_src),
 	        cmocka_unit_test(test_mset_journals_one_call_of_n_sets_and_a_failed_msetnx_nothing),
+	        cmocka_unit_test(test_del_many_journals_one_call_and_a_refusal_removes_nothing),
 	        cmocka_unit_test(test_clear_journals_one_flushall),
 	        cmocka_unit_test(test_a_key_found_expired_is_journaled_as_an_expired_del),
 	        cmocka_unit_test(test_expire_cycle_journals_each_key_it_removes_as_an_expired_del),
