@@ -13,8 +13,9 @@
  * - Once a command has appended to the WAL, its reply and every later one
  *   stay in `out` (only the first hold_off bytes may be sent) until the
  *   WAL's acknowledgement sequence (persist_ack_seq: fsynced under --fsync
- *   always, written otherwise) reaches hold_seq; meanwhile the connection
- *   reads nothing more, so one fsync covers everything the client had sent.
+ *   always, written otherwise) reaches hold_seq; what the client sends
+ *   meanwhile runs and its replies are held behind (bounded by
+ *   OUT_HIGH_WATER, which pauses input).
  *   The worker writes its turn's records before checking (persist_flush), so
  *   outside `always` the replies still leave in the same turn. If the WAL reports an error first,
  * the held replies are replaced by one "outcome unknown" error per command (hold_cmds): the client
@@ -427,8 +428,12 @@ static int conn_write(conn *c)
 		}
 	}
 	if (c->hold_seq != 0) {
-		/* Read nothing more until the WAL releases the held replies. */
-		set_interest(c, 0);
+		/* Wait for the WAL. Meanwhile go on reading (what arrives runs,
+		 * and its replies are held behind these) unless the connection
+		 * is paused or winding down: a request-reply client then costs
+		 * no epoll_ctl per request. */
+		unsigned quiet = C_EOF | C_CLOSE_AFTER_WRITE | C_DRAIN | C_PAUSED | C_LINGER;
+		set_interest(c, (c->flags & quiet) ? 0 : LOOP_READ);
 		return (c->flags & C_CLOSED) ? -1 : 0;
 	}
 	if (c->out.cap > BUF_KEEP)
