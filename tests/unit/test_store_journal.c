@@ -48,16 +48,6 @@ struct journal {
 	int refuse; /* returned for every call: 0 or a negative errno */
 };
 
-static unsigned char *dup_bytes(const void *p, size_t n)
-{
-	unsigned char *d = malloc(n + 1);
-	assert_non_null(d);
-	if (n > 0)
-		memcpy(d, p, n);
-	d[n] = '\0'; /* so that a key can be read back with sscanf */
-	return d;
-}
-
 static int record_change(const store_change *ch, size_t n, int cause, void *arg)
 {
 	struct journal *j = arg;
@@ -157,66 +147,6 @@ static int64_t expiry_of(store_t *st, const char *key)
 }
 
 /* ---- A whole-store snapshot, to show that a refused write changed nothing ---- */
-
-struct kv {
-	unsigned char *key;
-	size_t klen;
-	unsigned char *val;
-	size_t vlen;
-	int64_t expire_at_ms;
-};
-
-struct dump {
-	struct kv *kv;
-	size_t len, cap;
-};
-
-static void dump_key(const void *key, size_t klen, const store_val *v, void *arg)
-{
-	struct dump *d = arg;
-
-	if (d->len == d->cap) {
-		d->cap = d->cap ? 2 * d->cap : 64;
-		d->kv = realloc(d->kv, d->cap * sizeof(*d->kv));
-		assert_non_null(d->kv);
-	}
-	d->kv[d->len++] = (struct kv){.key = dup_bytes(key, klen),
-	                              .klen = klen,
-	                              .val = dup_bytes(v->val, v->vlen),
-	                              .vlen = v->vlen,
-	                              .expire_at_ms = v->expire_at_ms};
-}
-
-static int kv_cmp(const void *a, const void *b)
-{
-	const struct kv *x = a, *y = b;
-	size_t n = x->klen < y->klen ? x->klen : y->klen;
-	int c = n > 0 ? memcmp(x->key, y->key, n) : 0;
-	return c != 0 ? c : (x->klen > y->klen) - (x->klen < y->klen);
-}
-
-/* Every key of st, sorted by key. */
-static struct dump dump_store(store_t *st)
-{
-	struct dump d = {0};
-	uint64_t cursor = 0;
-	do {
-		cursor = store_scan(st, cursor, dump_key, &d);
-	} while (cursor != 0);
-	if (d.len > 1)
-		qsort(d.kv, d.len, sizeof(*d.kv), kv_cmp);
-	return d;
-}
-
-static void dump_free(struct dump *d)
-{
-	for (size_t i = 0; i < d->len; i++) {
-		free(d->kv[i].key);
-		free(d->kv[i].val);
-	}
-	free(d->kv);
-	*d = (struct dump){0};
-}
 
 /* NULL when equal, else what differs first (static text). */
 static const char *dump_diff(const struct dump *a, const struct dump *b)
