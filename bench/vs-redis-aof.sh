@@ -29,6 +29,10 @@
 #   RESULTS_FILE [] keep the raw results there (policy clients server round rps p99 sets/fsync)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+BENCH_NAME=vs-redis-aof
+STOP_TIMEOUT=20
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 ROUNDS=${ROUNDS:-3}
 POLICIES=${POLICIES:-"always everysec no"}
@@ -46,10 +50,6 @@ RESULTS_FILE=${RESULTS_FILE:-}
 START_TIMEOUT=${START_TIMEOUT:-10} # seconds until a server answers PING
 FSYNC_PROBE=${FSYNC_PROBE:-500}     # fdatasyncs timed before each round (0: none)
 
-die() {
-	echo "vs-redis-aof: $*" >&2
-	exit 1
-}
 
 for tool in redis-server redis-cli redis-benchmark python3 awk df sync; do
 	command -v "$tool" >/dev/null 2>&1 || die "$tool not found (scripts/install-deps.sh installs it)"
@@ -74,19 +74,6 @@ for c in $CLIENTS; do ((c > max_clients)) && max_clients=$c; done
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/minidb-vs-redis-aof.XXXXXX")
 SRV_PID=""
 
-# Stops the server with that pid: SIGTERM, up to 20 s (both servers flush
-# and fsync their log on the way out), then SIGKILL.
-stop_pid() {
-	local pid=$1 i
-	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for ((i = 0; i < 200; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
 	stop_pid "$SRV_PID"
@@ -96,17 +83,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Waits until the server on port answers PING while pid lives. Returns 1
-# when it died or did not answer within START_TIMEOUT seconds.
-wait_ping() {
-	local port=$1 pid=$2 i
-	for ((i = 0; i < START_TIMEOUT * 20; i++)); do
-		kill -0 "$pid" 2>/dev/null || return 1
-		[ "$(redis-cli -h 127.0.0.1 -p "$port" PING 2>/dev/null)" = PONG ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
 
 # A port that was free a moment ago (the kernel's pick for port 0). Another
 # process may take it before the server binds it: start_redis retries.
@@ -114,12 +90,6 @@ free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# The command line as one shell-quoted string, to print.
-quoted() {
-	local out
-	printf -v out '%q ' "$@"
-	echo "${out% }"
-}
 
 SRV_PORT="" SRV_CMD="" RUN=0
 

@@ -20,6 +20,10 @@
 #   MINIDB_ARGS [] extra server flags, e.g. "--threads 2"  REDIS_ARGS [] likewise
 set -euo pipefail
 cd "$(dirname "$0")/.."
+BENCH_NAME=vs-redis
+STOP_TIMEOUT=10
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 ROUNDS=${ROUNDS:-5}
 N_P1=${N_P1:-200000}
@@ -33,10 +37,6 @@ MINIDB_ARGS=${MINIDB_ARGS:-}
 REDIS_ARGS=${REDIS_ARGS:-}
 START_TIMEOUT=${START_TIMEOUT:-10} # seconds until a server answers PING
 
-die() {
-	echo "vs-redis: $*" >&2
-	exit 1
-}
 
 for tool in redis-server redis-cli redis-benchmark awk sort; do
 	command -v "$tool" >/dev/null 2>&1 || die "$tool not found (scripts/install-deps.sh installs it)"
@@ -56,18 +56,6 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/minidb-vs-redis.XXXXXX")
 MINIDB_PID="" MINIDB_PORT="" REDIS_PID="" REDIS_PORT=""
 
-# Stops the server with that pid: SIGTERM, up to 10 s, then SIGKILL.
-stop_pid() {
-	local pid=$1 i
-	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
 	stop_pid "$MINIDB_PID"
@@ -78,17 +66,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Waits until the server on port answers PING while pid lives. Returns 1
-# when it died or did not answer within START_TIMEOUT seconds.
-wait_ping() {
-	local port=$1 pid=$2 i
-	for ((i = 0; i < START_TIMEOUT * 20; i++)); do
-		kill -0 "$pid" 2>/dev/null || return 1
-		[ "$(redis-cli -h 127.0.0.1 -p "$port" PING 2>/dev/null)" = PONG ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
 
 MINIDB_CMD="" REDIS_CMD=""
 
@@ -144,12 +121,6 @@ start_redis() {
 port_of() { if [ "$1" = minidb ]; then echo "$MINIDB_PORT"; else echo "$REDIS_PORT"; fi; }
 pid_of() { if [ "$1" = minidb ]; then echo "$MINIDB_PID"; else echo "$REDIS_PID"; fi; }
 
-# The command line as one shell-quoted string, to print.
-quoted() {
-	local out
-	printf -v out '%q ' "$@"
-	echo "${out% }"
-}
 
 # VmRSS of pid in kB.
 rss_kb() {
