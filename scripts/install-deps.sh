@@ -4,11 +4,13 @@
 # update), so `make run` and `make test` stay fast on a machine already set up.
 set -eu
 
-# Build: compilers, CMake, libraries. Tests: real peers (redis-cli and
+# Build: compilers, CMake, libraries (the Parquet codecs: zstd, snappy, zlib,
+# brotli, lz4). Tests: real peers (redis-cli and
 # redis-benchmark from redis-tools; redis-server for the side-by-side
 # benchmark; Node.js + npm for the ioredis client test).
 PKGS="build-essential cmake pkg-config clang clang-format libcmocka-dev libyaml-dev \
-libxxhash-dev libisal-dev libssl-dev procps redis-tools redis-server"
+libxxhash-dev libisal-dev libssl-dev libzstd-dev libsnappy-dev zlib1g-dev libbrotli-dev \
+liblz4-dev procps redis-tools redis-server"
 # Node.js may come from elsewhere (NodeSource bundles npm and conflicts with
 # Debian's npm package): ask for Debian's only when the commands are missing.
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
