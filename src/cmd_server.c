@@ -11,7 +11,9 @@
  */
 #include "cmd.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "log.h"
 #include "persist.h"
 #include "glob.h"
 #include "server.h"
@@ -732,9 +735,9 @@ static void info_memory(text *t, const info_src *s)
 	            policy ? policy : "");
 }
 
-/* Redis's fields where minidb has the same thing (the WAL is its AOF,
- * always on; snapshots come in a later issue), then the WAL's own figures.
- * Without a persist (unit tests) the WAL fields are zero. */
+/* Redis's fields where minidb has the same thing (snapshots are its RDB,
+ * the WAL its AOF, always on), then the snapshots' and the WAL's own
+ * figures. Without a persist (unit tests) they are zero. */
 static void info_persistence(text *t, const info_src *s)
 {
 	persist_info pi = {.fsync_policy = s->ctx->cfg->fsync};
@@ -743,14 +746,39 @@ static void info_persistence(text *t, const info_src *s)
 		persist_info_get(s->ctx->persist, &pi);
 	if (pi.write_error)
 		snprintf(why, sizeof why, "%s", strerror(pi.write_error));
+	const snapshot_info *sn = &pi.snap;
+	int64_t now_s = now_us() / 1000000;
+	text_printf(
+	        t,
+	        "# Persistence\r\n"
+	        "loading:%d\r\n"
+	        "async_loading:0\r\n"
+	        "rdb_changes_since_last_save:%llu\r\n"
+	        "rdb_bgsave_in_progress:%d\r\n"
+	        "rdb_last_save_time:%lld\r\n"
+	        "rdb_last_bgsave_status:%s\r\n"
+	        "rdb_last_bgsave_time_sec:%lld\r\n"
+	        "rdb_current_bgsave_time_sec:%lld\r\n"
+	        "rdb_saves:%llu\r\n"
+	        "snapshot_failures:%llu\r\n"
+	        "snapshot_last_seq:%llu\r\n"
+	        "snapshot_last_bytes:%llu\r\n"
+	        "snapshot_last_rows:%llu\r\n"
+	        "snapshot_last_duration_ms:%lld\r\n"
+	        "snapshot_last_error:%s\r\n"
+	        "snapshot_wal_segments_removed:%llu\r\n",
+	        pi.loading,
+	        (unsigned long long)(pi.last_seq > sn->last_seq ? pi.last_seq - sn->last_seq : 0),
+	        sn->in_progress ? 1 : 0,
+	        (long long)(sn->last_save_time > 0 ? sn->last_save_time : s->si.start_ms / 1000),
+	        sn->last_ok ? "ok" : "err",
+	        (long long)(sn->last_duration_ms >= 0 ? (sn->last_duration_ms + 999) / 1000 : -1),
+	        (long long)(sn->current_start_ms > 0 ? now_s - sn->current_start_ms / 1000 : -1),
+	        (unsigned long long)sn->saves, (unsigned long long)sn->failures,
+	        (unsigned long long)sn->last_seq, (unsigned long long)sn->last_bytes,
+	        (unsigned long long)sn->last_rows, (long long)sn->last_duration_ms, sn->last_error,
+	        (unsigned long long)sn->wal_segments_removed);
 	text_printf(t,
-	            "# Persistence\r\n"
-	            "loading:%d\r\n"
-	            "async_loading:0\r\n"
-	            "rdb_changes_since_last_save:0\r\n"
-	            "rdb_bgsave_in_progress:0\r\n"
-	            "rdb_last_save_time:%lld\r\n"
-	            "rdb_last_bgsave_status:ok\r\n"
 	            "aof_enabled:1\r\n"
 	            "aof_rewrite_in_progress:0\r\n"
 	            "aof_last_write_status:%s\r\n"
@@ -767,7 +795,7 @@ static void info_persistence(text *t, const info_src *s)
 	            "wal_unlogged_expiries_evictions:%llu\r\n"
 	            "loading_records:%llu\r\n"
 	            "loading_time_ms:%llu\r\n",
-	            pi.loading, (long long)(s->si.start_ms / 1000), pi.write_error ? "err" : "ok",
+	            pi.write_error ? "err" : "ok",
 	            pi.fsync_policy == WAL_FSYNC_ALWAYS ? "always"
 	            : pi.fsync_policy == WAL_FSYNC_NO   ? "no"
 	                                                : "everysec",
@@ -923,13 +951,92 @@ static void cmd_time(cmd_ctx *ctx)
 	reply_bulk(ctx->r, usec, (size_t)nu);
 }
 
-/* Nothing is saved yet (the snapshots come in a later issue): the last
- * "save" is the start of the server, 0 without one. */
+/* The Unix time of the last successful snapshot: of this run, else the
+ * loaded snapshot's file time, else the start of the server. */
 static void cmd_lastsave(cmd_ctx *ctx)
 {
+	persist_info pi = {0};
 	server_info si;
+	if (ctx->persist)
+		persist_info_get(ctx->persist, &pi);
+	if (pi.snap.last_save_time > 0) {
+		reply_int(ctx->r, (long long)pi.snap.last_save_time);
+		return;
+	}
 	info_get(ctx, &si);
 	reply_int(ctx->r, (long long)(si.start_ms / 1000));
+}
+
+/* ---- SAVE, BGSAVE ---- */
+
+/* SAVE writes the snapshot with the keyspace frozen, as Redis's SAVE
+ * blocks the server; BGSAVE forks. */
+static void cmd_save(cmd_ctx *ctx)
+{
+	char err[256];
+	if (ctx->persist == NULL) {
+		reply_error(ctx->r, "snapshots need a data directory");
+		return;
+	}
+	if (persist_save(ctx->persist, PERSIST_SAVE, err, sizeof err) != 0) {
+		reply_errorf(ctx->r, "%s", err);
+		return;
+	}
+	reply_status(ctx->r, "OK");
+}
+
+/* BGSAVE [SCHEDULE]: with SCHEDULE, a snapshot already running is not an
+ * error: another one follows it. */
+static void cmd_bgsave(cmd_ctx *ctx)
+{
+	char err[256];
+	int schedule = ctx->argc == 2 && cmd_arg_is(&ctx->argv[1], "schedule");
+	if (ctx->argc > 2 || (ctx->argc == 2 && !schedule)) {
+		reply_error(ctx->r, "syntax error");
+		return;
+	}
+	if (ctx->persist == NULL) {
+		reply_error(ctx->r, "snapshots need a data directory");
+		return;
+	}
+	int rc = persist_save(ctx->persist, schedule ? PERSIST_BGSAVE_SCHEDULE : PERSIST_BGSAVE,
+	                      err, sizeof err);
+	if (rc == 1) {
+		reply_status(ctx->r, "Background saving scheduled");
+		return;
+	}
+	if (rc != 0) {
+		reply_errorf(ctx->r, "%s", err);
+		return;
+	}
+	reply_status(ctx->r, "Background saving started");
+}
+
+/* SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE]: asks main to stop as on SIGTERM
+ * (clients drained, closing snapshot unless NOSAVE, log flushed). As in
+ * Redis, success has no reply: the connection closes. */
+static void cmd_shutdown(cmd_ctx *ctx)
+{
+	int save = -1;
+	for (size_t i = 1; i < ctx->argc; i++) {
+		if (cmd_arg_is(&ctx->argv[i], "nosave") && save != 1)
+			save = 0;
+		else if (cmd_arg_is(&ctx->argv[i], "save") && save != 0)
+			save = 1;
+		else if (!cmd_arg_is(&ctx->argv[i], "now") && !cmd_arg_is(&ctx->argv[i], "force")) {
+			reply_error(ctx->r, "syntax error");
+			return;
+		}
+	}
+	if (ctx->srv == NULL) {
+		reply_error(ctx->r, "no server to shut down");
+		return;
+	}
+	if (ctx->persist)
+		persist_set_shutdown_save(ctx->persist, save);
+	log_info("server", "SHUTDOWN received", LF_I("save", save));
+	kill(getpid(), SIGTERM);
+	ctx->out_flags |= CMD_OUT_CLOSE;
 }
 
 /* Flags as Redis 7's: CONFIG is admin, INFO and COMMAND are not; all are
@@ -939,6 +1046,9 @@ static const command commands[] = {
         {"config", -2, CMD_ADMIN | CMD_LOADING, 0, cmd_config, 0, 0, 0},
         {"info", -1, CMD_LOADING, 0, cmd_info, 0, 0, 0},
         {"lastsave", 1, CMD_FAST | CMD_LOADING, 0, cmd_lastsave, 0, 0, 0},
+        {"save", 1, CMD_ADMIN, 0, cmd_save, 0, 0, 0},
+        {"shutdown", -1, CMD_ADMIN | CMD_LOADING, 0, cmd_shutdown, 0, 0, 0},
+        {"bgsave", -1, CMD_ADMIN, 0, cmd_bgsave, 0, 0, 0},
         {"time", 1, CMD_FAST | CMD_LOADING, 0, cmd_time, 0, 0, 0},
 };
 

@@ -100,6 +100,12 @@ static const struct opt_name recover_names[] = {
         {NULL, 0},
 };
 
+/* Parquet codec ids (parquet.thrift CompressionCodec). */
+static const struct opt_name codec_names[] = {
+        {"zstd", 6},   {"snappy", 1},  {"none", 0}, {"gzip", 2},
+        {"brotli", 4}, {"lz4_raw", 7}, {NULL, 0},
+};
+
 static const struct opt_name level_names[] = {
         {"debug", LOG_DEBUG},  {"info", LOG_INFO},   {"warn", LOG_WARN},
         {"warning", LOG_WARN}, {"error", LOG_ERROR}, {NULL, 0},
@@ -218,7 +224,8 @@ static const struct opt opts[] = {
          .flags = OPTF_NONEMPTY,
          .offset = FIELD(data_dir, char *),
          .metavar = "FILE",
-         .help = "the original Mini DB's Parquet file; sets data_dir to its directory"},
+         .help = "the original Mini DB's Parquet file: data_dir becomes its directory and "
+                 "the file a link to the newest snapshot"},
         {.flag = "fsync",
          .key = "storage.fsync",
          .type = OPT_ENUM,
@@ -247,6 +254,61 @@ static const struct opt opts[] = {
          .metavar = "MODE",
          .help = "a damaged write-ahead log: fail (refuse to start, naming file and offset) "
                  "or truncate (drop everything from the damage on, logged)"},
+        {.flag = "snapshot-every",
+         .key = "storage.snapshot_every",
+         .type = OPT_INT,
+         .offset = FIELD(snapshot_every, int),
+         .min = 0,
+         .max = 31536000,
+         .def = "300",
+         .metavar = "SECONDS",
+         .help = "write a Parquet snapshot in the background this often (when there were "
+                 "--snapshot-min-changes changes); 0 turns timed snapshots off"},
+        {.flag = "snapshot-min-changes",
+         .key = "storage.snapshot_min_changes",
+         .type = OPT_INT,
+         .offset = FIELD(snapshot_min_changes, int),
+         .min = 1,
+         .max = 2147483647,
+         .def = "1",
+         .metavar = "N",
+         .help = "changes since the last snapshot that a timed snapshot waits for"},
+        {.flag = "snapshot-wal-bytes",
+         .key = "storage.snapshot_wal_bytes",
+         .type = OPT_SIZE,
+         .offset = FIELD(snapshot_wal_bytes, size_t),
+         .min = 0,
+         .max = 1024 * GIB,
+         .def = "256m",
+         .metavar = "SIZE",
+         .help = "also snapshot once this much write-ahead log was written since the last "
+                 "snapshot; 0 turns it off"},
+        {.flag = "snapshots-keep",
+         .key = "storage.snapshots_keep",
+         .type = OPT_INT,
+         .offset = FIELD(snapshots_keep, int),
+         .min = 1,
+         .max = 1000,
+         .def = "2",
+         .metavar = "N",
+         .help = "snapshots kept; the log is kept back to the oldest of them, so a damaged "
+                 "newest snapshot can be replaced by the one before it"},
+        {.flag = "snapshot-compression",
+         .key = "storage.snapshot_compression",
+         .type = OPT_ENUM,
+         .offset = FIELD(snapshot_compression, int),
+         .names = codec_names,
+         .def = "zstd",
+         .metavar = "CODEC",
+         .help = "Parquet page compression of snapshots: zstd, snappy, none, gzip, brotli or "
+                 "lz4_raw"},
+        {.flag = "snapshot-on-shutdown",
+         .key = "storage.snapshot_on_shutdown",
+         .type = OPT_BOOL,
+         .offset = FIELD(snapshot_on_shutdown, bool),
+         .def = "true",
+         .metavar = "BOOL",
+         .help = "write a snapshot when the server stops cleanly"},
         {.flag = "log-level",
          .key = "logging.level",
          .type = OPT_ENUM,
@@ -559,6 +621,7 @@ static int opt_set(const struct opt *o, config *cfg, const char *val, char *msg,
 		return 0;
 	case OPT_DIR_OF: {
 		/* "data/minidb.parquet" -> "data", "db.parquet" -> ".", "/x" -> "/" */
+		const char *path = val;
 		const char *slash = strrchr(val, '/');
 		size_t len = slash != NULL ? (size_t)(slash - val) : 0;
 
@@ -568,7 +631,8 @@ static int opt_set(const struct opt *o, config *cfg, const char *val, char *msg,
 			val = ".";
 		else if (len == 0)
 			val = "/";
-		if (set_string(field_ptr(cfg, o), val, slash != NULL && len > 0 ? len : 1) != 0)
+		if (set_string(&cfg->file_path, path, strlen(path)) != 0 ||
+		    set_string(field_ptr(cfg, o), val, slash != NULL && len > 0 ? len : 1) != 0)
 			goto oom;
 		return 0;
 	}
@@ -606,6 +670,8 @@ void config_free(config *cfg)
 			*slot = NULL;
 		}
 	}
+	free(cfg->file_path); /* set by the OPT_DIR_OF row beside data_dir */
+	cfg->file_path = NULL;
 }
 
 /* ---- YAML ---------------------------------------------------------------- */

@@ -49,6 +49,16 @@ typedef struct config {
 	                                * default 64 MiB */
 	int wal_recover;               /* --wal-recover, storage.wal_recover: 0 = refuse to start
 	                                * on a damaged log (default), 1 = truncate it there */
+	char *file_path;               /* storage.file_path: the original's Parquet file, kept
+	                                * as a link to the newest snapshot; NULL if not set */
+	int snapshot_every;            /* --snapshot-every seconds; 0 = no timed snapshots */
+	int snapshot_min_changes;      /* --snapshot-min-changes: the timed snapshot waits
+	                                * for this many changes since the last one */
+	size_t snapshot_wal_bytes;     /* --snapshot-wal-bytes: snapshot once this much WAL
+	                                * was written since the last one; 0 = off */
+	int snapshots_keep;            /* --snapshots-keep: snapshots kept (>= 1) */
+	int snapshot_compression;      /* --snapshot-compression: a PQ_CODEC_* value */
+	bool snapshot_on_shutdown;     /* --snapshot-on-shutdown: snapshot on a clean stop */
 	enum log_level log_level;      /* --log-level, logging.level; default info */
 	enum log_format log_format;    /* --log-format json|text, logging.format; default json */
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "snapshot.h"
 
 #define STOP_POLL_RECORDS 65536u
 
@@ -35,6 +36,7 @@ struct persist {
 	const config *cfg;
 	store_t *st;
 	wal_t *wal;
+	snapshot_t *snap; /* created by persist_load */
 	wal_notify_fn notify;
 	void *notify_arg;
 	atomic_int loading;
@@ -47,6 +49,7 @@ struct persist {
 	uint64_t load_ms;
 	_Atomic uint64_t last_seq;
 	_Atomic uint64_t lost_journal;
+	atomic_int shutdown_save; /* -1: cfg->snapshot_on_shutdown */
 };
 
 static _Thread_local uint64_t tl_seq;
@@ -61,6 +64,7 @@ persist_t *persist_create(const config *cfg, store_t *st)
 	p->st = st;
 	p->policy = cfg->fsync;
 	atomic_store(&p->loading, 1);
+	atomic_store(&p->shutdown_save, -1);
 	return p;
 }
 
@@ -229,11 +233,26 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+static uint64_t hook_last_seq(void *arg)
+{
+	persist_t *p = arg;
+	return wal_last_seq(p->wal);
+}
+
+static uint64_t hook_wal_bytes(void *arg)
+{
+	persist_t *p = arg;
+	wal_stats ws;
+	wal_stats_get(p->wal, &ws);
+	return ws.bytes;
+}
+
 int persist_load(persist_t *p, int (*stop)(void), char *err, size_t errlen)
 {
 	const config *cfg = p->cfg;
 	wal_recovery rec;
-	uint64_t t0 = mono_ms();
+	uint64_t t0 = mono_ms(), snap_seq = 0;
+	int damaged = 0;
 
 	p->stop = stop;
 	p->stopped = 0;
@@ -245,8 +264,16 @@ int persist_load(persist_t *p, int (*stop)(void), char *err, size_t errlen)
 	 * turn old records into "corruption"; the store then refuses a record
 	 * over its limits, and start-up fails naming it (replay). */
 	store_pause_expiry(p->st, 1);
-	int rc = wal_recover(cfg->data_dir, (size_t)WAL_REC_HEADER_SIZE + WAL_MAX_BODY,
-	                     cfg->wal_recover, replay, p, &rec, err, errlen);
+	if (p->snap == NULL && (p->snap = snapshot_create(cfg, p->st)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	/* The newest good snapshot, then the log after it. */
+	int rc = snapshot_load(p->snap, stop, &snap_seq, &damaged, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = wal_recover_from(cfg->data_dir, (size_t)WAL_REC_HEADER_SIZE + WAL_MAX_BODY,
+	                      cfg->wal_recover, snap_seq, replay, p, &rec, err, errlen);
 	if (rc < 0) {
 		if (p->stopped)
 			return -ECANCELED;
@@ -256,20 +283,28 @@ int persist_load(persist_t *p, int (*stop)(void), char *err, size_t errlen)
 		}
 		return rc;
 	}
-	/* Nothing deletes segments yet (snapshots will, up to their seq), so
-	 * the log must start at seq 1, or where an operator accepted it to
-	 * start (WAL_START, written by a --wal-recover truncate start). */
+	/* Segments are only deleted once a snapshot holds their records, so
+	 * the log must start right after the loaded snapshot (or earlier), at
+	 * seq 1 without one, or where an operator accepted it to start
+	 * (WAL_START, written by a --wal-recover truncate start). */
 	uint64_t base = read_wal_start(cfg->data_dir);
-	if (rec.records > 0 && rec.first_seq > base) {
+	if (snap_seq + 1 > base)
+		base = snap_seq + 1;
+	/* The first segment's name, not its first record: a log whose only
+	 * segment is empty (opened by a rotation) still says where it starts. */
+	uint64_t log_start = rec.first_seq != 0 ? rec.first_seq : rec.first_segment_seq;
+	if (log_start != 0 && log_start > base) {
 		if (!cfg->wal_recover) {
 			snprintf(err, errlen,
 			         "wal: the log in %s starts at seq %" PRIu64
-			         ": the segments before it are missing (--wal-recover truncate "
-			         "starts with what is there)",
-			         cfg->data_dir, rec.first_seq);
+			         " but the records from seq %" PRIu64
+			         " are needed: the segments before it are missing%s "
+			         "(--wal-recover truncate starts with what is there)",
+			         cfg->data_dir, log_start, base,
+			         damaged > 0 ? " and the newest snapshot is damaged" : "");
 			return -EBADMSG;
 		}
-		if ((rc = write_wal_start(cfg->data_dir, rec.first_seq)) < 0) {
+		if ((rc = write_wal_start(cfg->data_dir, log_start)) < 0) {
 			snprintf(err, errlen, "cannot record the log's new start in %s/%s: %s",
 			         cfg->data_dir, WAL_START_FILE, strerror(-rc));
 			return rc;
@@ -277,26 +312,31 @@ int persist_load(persist_t *p, int (*stop)(void), char *err, size_t errlen)
 		log_error("persist",
 		          "the log's first segments are missing; starting without them (records "
 		          "before first_seq are lost)",
-		          LF_U("first_seq", rec.first_seq), LF_S("recorded_in", WAL_START_FILE));
+		          LF_U("first_seq", log_start), LF_S("recorded_in", WAL_START_FILE));
 	}
 	uint64_t ms = mono_ms() - t0;
 	p->records_loaded = rec.records;
 	p->load_ms = ms;
-	log_info("persist", "recovered", LF_U("records", rec.records),
-	         LF_U("segments", rec.segments), LF_U("last_seq", rec.last_seq),
-	         LF_U("truncated_bytes", rec.truncated_bytes), LF_U("keys", store_count(p->st)),
-	         LF_U("elapsed_ms", ms),
+	log_info("persist", "recovered", LF_U("snapshot_seq", snap_seq),
+	         LF_U("records", rec.records), LF_U("segments", rec.segments),
+	         LF_U("last_seq", rec.last_seq), LF_U("truncated_bytes", rec.truncated_bytes),
+	         LF_U("keys", store_count(p->st)), LF_U("elapsed_ms", ms),
 	         LF_U("records_per_sec", rec.records * 1000u / (ms > 0 ? ms : 1)));
 
+	/* A snapshot may hold more than the log (everysec lost its tail). */
+	uint64_t last = rec.last_seq > snap_seq ? rec.last_seq : snap_seq;
 	wal_options wo = {.dir = cfg->data_dir,
 	                  .fsync_policy = p->policy,
 	                  .segment_bytes = cfg->wal_segment_bytes,
-	                  .next_seq = rec.last_seq + 1,
+	                  .next_seq = last + 1,
 	                  .max_record = max_record(cfg)};
 	p->wal = wal_open(&wo, err, errlen);
 	if (p->wal == NULL)
 		return -EIO;
-	atomic_store(&p->last_seq, rec.last_seq);
+	atomic_store(&p->last_seq, last);
+	snapshot_hooks hooks = {.last_seq = hook_last_seq, .wal_bytes = hook_wal_bytes, .arg = p};
+	if ((rc = snapshot_start(p->snap, &hooks, snap_seq, err, errlen)) < 0)
+		return rc;
 	if (p->notify)
 		wal_set_notify(p->wal, p->notify, p->notify_arg);
 	store_set_journal(p->st, journal, p);
@@ -370,14 +410,41 @@ void persist_info_get(const persist_t *p, persist_info *out)
 	                      .records_loaded = persist_loading(p) ? 0 : p->records_loaded,
 	                      .load_ms = persist_loading(p) ? 0 : p->load_ms,
 	                      .lost_journal = atomic_load(&p->lost_journal)};
-	if (live_wal(p))
+	if (live_wal(p)) {
 		wal_stats_get(p->wal, &out->wal);
+		snapshot_info_get(p->snap, &out->snap);
+	}
+}
+
+int persist_save(persist_t *p, int mode, char *err, size_t errlen)
+{
+	if (persist_loading(p) || p->snap == NULL) {
+		snprintf(err, errlen, "the data set is still loading");
+		return -EAGAIN;
+	}
+	if (mode == PERSIST_SAVE)
+		return snapshot_save(p->snap, err, errlen);
+	return snapshot_bgsave(p->snap, mode == PERSIST_BGSAVE_SCHEDULE, err, errlen);
+}
+
+void persist_set_shutdown_save(persist_t *p, int save)
+{
+	atomic_store(&p->shutdown_save, save);
 }
 
 int persist_close(persist_t *p)
 {
-	if (p->wal == NULL)
+	if (p->wal == NULL) {
+		snapshot_free(p->snap);
+		p->snap = NULL;
 		return 0;
+	}
+	/* The closing snapshot first: it reads the log's last seq, and then
+	 * removes the segments it covers (never the open one). */
+	int save = atomic_load(&p->shutdown_save);
+	snapshot_shutdown(p->snap, save >= 0 ? save != 0 : p->cfg->snapshot_on_shutdown);
+	snapshot_free(p->snap);
+	p->snap = NULL;
 	store_set_journal(p->st, NULL, NULL);
 	int rc = wal_shutdown(p->wal);
 	if (rc == 0)

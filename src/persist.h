@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "snapshot.h"
 #include "store.h"
 #include "wal.h"
 
@@ -39,8 +40,9 @@ persist_t *persist_create(const config *cfg, store_t *st);
  * or the error state changes (must not block). Call before persist_load. */
 void persist_set_notify(persist_t *p, wal_notify_fn fn, void *arg);
 
-/* Replays the WAL of cfg->data_dir into the store, opens the next segment
- * and attaches the journal; logs the recovery figures. stop (may be NULL)
+/* Loads the newest good snapshot of cfg->data_dir (snapshot.h), replays the
+ * WAL after its seq into the store, opens the next segment, attaches the
+ * journal and starts the snapshot scheduler; logs the recovery figures. stop (may be NULL)
  * is polled every 64k records; when it returns non-zero, loading ends with
  * -ECANCELED. Returns 0 or a negative errno with a message in err (a
  * damaged log names its file and byte offset). */
@@ -83,11 +85,24 @@ typedef struct persist_info {
 	uint64_t load_ms;        /* duration of the last recovery */
 	uint64_t lost_journal;   /* expiries/evictions that could not be logged */
 	wal_stats wal;
+	snapshot_info snap; /* zero while loading */
 } persist_info;
 void persist_info_get(const persist_t *p, persist_info *out);
 
-/* Detaches the journal, then flushes and fsyncs everything appended and
- * closes the log (the workers must have stopped). Returns 0, or -errno when
+/* SAVE (the keyspace frozen while it is written, in the calling thread),
+ * BGSAVE (in a forked child; 0 once started) or BGSAVE SCHEDULE (as BGSAVE,
+ * or 1 when one is running and another will follow it). 0, 1, or -errno
+ * with a message (see snapshot.h). */
+enum { PERSIST_SAVE = 0, PERSIST_BGSAVE = 1, PERSIST_BGSAVE_SCHEDULE = 2 };
+int persist_save(persist_t *p, int mode, char *err, size_t errlen);
+
+/* SHUTDOWN SAVE (1) / NOSAVE (0) / neither (-1: --snapshot-on-shutdown)
+ * for the closing snapshot of persist_close. */
+void persist_set_shutdown_save(persist_t *p, int save);
+
+/* Stops the snapshot scheduler (killing a running child) and writes the
+ * closing snapshot (--snapshot-on-shutdown), then detaches the journal, flushes and fsyncs
+ * everything appended and closes the log (the workers must have stopped). Returns 0, or -errno when
  * records could not be made durable (logged). Idempotent. */
 int persist_close(persist_t *p);
 

@@ -231,6 +231,22 @@ uint64_t store_scan(store_t *st, uint64_t cursor, store_key_fn fn, void *arg);
  * expired keys are left). */
 int store_random_key(store_t *st, store_key_fn fn, void *arg);
 
+/* ---- Whole-keyspace view (snapshots) ---- */
+
+/* Takes every shard lock, in ascending order: no change is in progress and
+ * none can start (journal records included) until store_unlock_all. Meant
+ * for an instant (a fork, or a foreground SAVE); the caller must call no
+ * other store function meanwhile but store_foreach_locked. */
+void store_lock_all(store_t *st);
+void store_unlock_all(store_t *st);
+
+/* Calls fn for every key that is not expired at now_ms, shard by shard,
+ * without locking: the caller holds every lock (store_lock_all) or is the
+ * only thread that can see the store (a forked child). A non-zero return
+ * from fn stops the walk and is returned; 0 when every key was visited. */
+typedef int (*store_each_fn)(const void *key, size_t klen, const store_val *v, void *arg);
+int store_foreach_locked(store_t *st, int64_t now_ms, store_each_fn fn, void *arg);
+
 /* ---- Expiry and eviction ---- */
 
 /* Active expiry: samples keys with an expiry in a few shards (continuing

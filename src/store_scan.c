@@ -134,3 +134,44 @@ int store_random_key(store_t *st, store_key_fn fn, void *arg)
 	}
 	return STORE_ENOTFOUND;
 }
+
+/* ---- whole-keyspace view ---- */
+
+void store_lock_all(store_t *st)
+{
+	for (unsigned i = 0; i < st->nshards; i++)
+		pthread_mutex_lock(&st->shards[i].lock);
+}
+
+void store_unlock_all(store_t *st)
+{
+	for (unsigned i = st->nshards; i-- > 0;)
+		pthread_mutex_unlock(&st->shards[i].lock);
+}
+
+int store_foreach_locked(store_t *st, int64_t now_ms, store_each_fn fn, void *arg)
+{
+	for (unsigned i = 0; i < st->nshards; i++) {
+		const struct shard *sh = &st->shards[i];
+
+		for (int t = 0; t < 2; t++) {
+			const struct table *tb = &sh->ht[t];
+
+			for (size_t j = 0; tb->slot != NULL && j < tb->size; j++) {
+				uint64_t s = tb->slot[j];
+				if (!slot_live(s))
+					continue;
+				const struct entry *e = slot_entry(s);
+				if (entry_expired(e, now_ms))
+					continue;
+				store_val v = {.val = (const char *)entry_cval(e),
+				               .vlen = entry_vlen(e),
+				               .expire_at_ms = entry_expire(e)};
+				int rc = fn(entry_ckey(e), entry_klen(e), &v, arg);
+				if (rc != 0)
+					return rc;
+			}
+		}
+	}
+	return 0;
+}

@@ -784,6 +784,14 @@ int wal_append(wal_t *w, const wal_record *recs, size_t n, uint64_t *last_seq)
 	return rc;
 }
 
+uint64_t wal_last_seq(wal_t *w)
+{
+	pthread_mutex_lock(&w->mu);
+	uint64_t seq = w->next_seq - 1;
+	pthread_mutex_unlock(&w->mu);
+	return seq;
+}
+
 uint64_t wal_durable_seq(const wal_t *w)
 {
 	return atomic_load(&w->durable_seq);
@@ -920,10 +928,11 @@ typedef struct replay_ctx {
 	uint64_t seen; /* records decoded in this segment */
 	wal_record *batch;
 	size_t nbatch, batch_cap;
-	uint64_t first_seq; /* first record delivered */
-	uint64_t last_seq;  /* last record delivered */
-	uint64_t records;   /* records delivered */
-	uint64_t batches;   /* batches of >= 2 records delivered */
+	uint64_t skip_through; /* records up to this seq are checked, not delivered */
+	uint64_t first_seq;    /* first record in the log (delivered or skipped) */
+	uint64_t last_seq;     /* last record in the log (delivered or skipped) */
+	uint64_t records;      /* records delivered */
+	uint64_t batches;      /* batches of >= 2 records delivered */
 } replay_ctx;
 
 /* The segment name was checked against the previous segment's last seq
@@ -933,11 +942,14 @@ enum { VISIT_NAME_MISMATCH = 1, VISIT_CANCELED = 2, VISIT_NOMEM = 3 };
 
 static int replay_deliver(replay_ctx *c, const wal_record *r)
 {
-	if (c->fn && c->fn(r, c->arg) != 0)
-		return VISIT_CANCELED;
-	if (c->records++ == 0)
+	if (c->first_seq == 0)
 		c->first_seq = r->seq;
 	c->last_seq = r->seq;
+	if (r->seq <= c->skip_through)
+		return 0; /* a snapshot holds it */
+	if (c->fn && c->fn(r, c->arg) != 0)
+		return VISIT_CANCELED;
+	c->records++;
 	return 0;
 }
 
@@ -1079,9 +1091,16 @@ static int drop_segments_from(const char *dir, const seg_ent *segs, long i, long
 int wal_recover(const char *dir, size_t max_record, int truncate_corrupt, wal_replay_fn fn,
                 void *arg, wal_recovery *out, char *err, size_t errlen)
 {
+	return wal_recover_from(dir, max_record, truncate_corrupt, 0, fn, arg, out, err, errlen);
+}
+
+int wal_recover_from(const char *dir, size_t max_record, int truncate_corrupt,
+                     uint64_t skip_through, wal_replay_fn fn, void *arg, wal_recovery *out,
+                     char *err, size_t errlen)
+{
 	static const uint8_t empty[1];
 	uint64_t t0 = now_ms();
-	replay_ctx c = {.fn = fn, .arg = arg};
+	replay_ctx c = {.fn = fn, .arg = arg, .skip_through = skip_through};
 	seg_ent *segs = NULL;
 	char path[4096];
 	int rc = 0, fd = -1;
@@ -1096,6 +1115,8 @@ int wal_recover(const char *dir, size_t max_record, int truncate_corrupt, wal_re
 		snprintf(err, errlen, "wal: cannot list %s: %s", dir, strerror(-rc));
 		goto cleanup;
 	}
+	if (nseg > 0)
+		out->first_segment_seq = segs[0].seq;
 	for (long i = 0; i < nseg; i++) {
 		int last = i == nseg - 1;
 		struct stat st;
@@ -1118,6 +1139,17 @@ int wal_recover(const char *dir, size_t max_record, int truncate_corrupt, wal_re
 			    0)
 				goto cleanup;
 			break;
+		}
+		/* Every record of a segment that is not the last lies below the
+		 * next segment's first seq: when a snapshot holds them all, the
+		 * segment is not even read (the next name is checked against it). */
+		if (!last && segs[i + 1].seq > segs[i].seq && segs[i + 1].seq - 1 <= skip_through) {
+			if (c.first_seq == 0)
+				c.first_seq = segs[i].seq;
+			c.last_seq = segs[i + 1].seq - 1;
+			out->segments++;
+			out->skipped_segments++;
+			continue;
 		}
 		fd = open(path, O_RDWR | O_CLOEXEC);
 		if (fd < 0 || fstat(fd, &st) < 0) {
@@ -1265,9 +1297,47 @@ cleanup:
 	out->elapsed_ms = now_ms() - t0;
 	if (rc == 0)
 		log_info("wal", "recovered", LF_S("dir", dir), LF_U("records", out->records),
+		         LF_U("skipped_through", skip_through),
+		         LF_U("skipped_segments", out->skipped_segments),
 		         LF_U("batches", out->batches), LF_U("segments", out->segments),
 		         LF_U("last_seq", out->last_seq),
 		         LF_U("truncated_bytes", out->truncated_bytes),
 		         LF_U("elapsed_ms", out->elapsed_ms));
+	return rc;
+}
+
+/* ---- removal of segments a snapshot covers ---- */
+
+int wal_remove_through(const char *dir, uint64_t seq, uint64_t *removed)
+{
+	seg_ent *segs = NULL;
+	long nseg = list_segments(dir, &segs);
+	uint64_t n = 0;
+	int rc = 0;
+
+	if (removed)
+		*removed = 0;
+	if (nseg < 0)
+		return (int)nseg;
+	/* Segment i holds seqs [segs[i].seq, segs[i + 1].seq - 1]; the last one
+	 * listed may be the open segment and is never removed. Only a prefix
+	 * goes, so the log stays contiguous. */
+	for (long i = 0; i + 1 < nseg && segs[i + 1].seq - 1 <= seq; i++) {
+		char path[4096];
+		snprintf(path, sizeof path, "%s/%s", dir, segs[i].name);
+		if (unlink(path) < 0 && errno != ENOENT) {
+			rc = -errno;
+			break;
+		}
+		n++;
+	}
+	free(segs);
+	if (n > 0) {
+		int frc = fsync_dir(dir);
+		if (rc == 0)
+			rc = frc;
+	}
+	if (removed)
+		*removed = n;
 	return rc;
 }

@@ -83,6 +83,10 @@ int wal_append(wal_t *w, const wal_record *recs, size_t n, uint64_t *last_seq);
  * 0, or -errno (then also the sticky error, retried by the syncer). */
 int wal_flush(wal_t *w);
 
+/* Highest seq assigned by wal_append (next_seq - 1 before the first). Takes
+ * the WAL mutex: callers holding store shard locks keep the journal's lock
+ * order (shard, then WAL). */
+uint64_t wal_last_seq(wal_t *w);
 /* Highest seq that is fsynced (under WAL_FSYNC_NO: written). */
 uint64_t wal_durable_seq(const wal_t *w);
 /* Highest seq handed to write(2). (The server acknowledges under EVERYSEC
@@ -121,8 +125,11 @@ typedef struct wal_recovery {
 	uint64_t records; /* records delivered */
 	uint64_t batches; /* batches of two or more records delivered */
 	uint64_t segments;
-	uint64_t first_seq; /* first record delivered; 0 when none */
-	uint64_t last_seq;  /* 0 when no record */
+	uint64_t first_seq;        /* first record in the log (delivered or skipped); 0 when none */
+	uint64_t last_seq;         /* last record in the log; 0 when no record */
+	uint64_t skipped_segments; /* wal_recover_from: segments a snapshot covers, not read */
+	uint64_t first_segment_seq; /* seq in the first segment's name (where the log starts,
+	                             * records or not); 0 when there is no segment */
 	uint64_t truncated_bytes;
 	uint64_t dropped_segments; /* truncate_corrupt only */
 	uint64_t elapsed_ms;
@@ -143,5 +150,19 @@ typedef struct wal_recovery {
  * of the log: the caller discards what it built. */
 int wal_recover(const char *dir, size_t max_record, int truncate_corrupt, wal_replay_fn fn,
                 void *arg, wal_recovery *out, char *err, size_t errlen);
+
+/* wal_recover for a log whose records up to skip_through are held by a
+ * snapshot: segments holding only such records are not read, and such
+ * records in the segments that are read are checked but not delivered
+ * (first_seq and last_seq still count them; records does not). */
+int wal_recover_from(const char *dir, size_t max_record, int truncate_corrupt,
+                     uint64_t skip_through, wal_replay_fn fn, void *arg, wal_recovery *out,
+                     char *err, size_t errlen);
+
+/* Deletes the oldest segments of dir whose records all have a seq <= seq
+ * (known from the next segment's name), never the newest segment, then
+ * fsyncs the directory. *removed (may be NULL) gets the count. Safe while
+ * the log is open: the open segment is always the newest. 0 or -errno. */
+int wal_remove_through(const char *dir, uint64_t seq, uint64_t *removed);
 
 #endif

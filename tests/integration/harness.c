@@ -230,8 +230,7 @@ static int json_str_is(const char *v, const char *line_end, const char *s)
 	       memcmp(v + 1, s, n) == 0 && v[n + 1] == '"';
 }
 
-/* Reads a whole file into a malloc'd NUL-terminated buffer; NULL on error. */
-static char *read_file(const char *path, size_t *len)
+char *mdb_read_file(const char *path, size_t *len)
 {
 	FILE *fp = fopen(path, "rb");
 	if (fp == NULL)
@@ -355,7 +354,7 @@ static int server_launch(mdb_server *s, const char *const extra_args[], int wait
 	for (;;) {
 		size_t len = 0;
 		int ready = 0;
-		char *log = read_file(s->log_path, &len);
+		char *log = mdb_read_file(s->log_path, &len);
 		if (log != NULL && len >= log_start) {
 			s->port = find_listening_port(log + log_start, len - log_start);
 			ready = s->port > 0 &&
@@ -607,7 +606,7 @@ int mdb_stop(mdb_server *s)
 int mdb_log_contains(const mdb_server *s, const char *needle)
 {
 	size_t len = 0;
-	char *log = read_file(s->log_path, &len);
+	char *log = mdb_read_file(s->log_path, &len);
 	if (log == NULL)
 		return 0;
 	int found = memmem(log, len, needle, strlen(needle)) != NULL;
@@ -618,12 +617,40 @@ int mdb_log_contains(const mdb_server *s, const char *needle)
 void mdb_print_log(const mdb_server *s)
 {
 	size_t len = 0;
-	char *log = read_file(s->log_path, &len);
+	char *log = mdb_read_file(s->log_path, &len);
 	fprintf(stderr, "---- server log %s ----\n", s->log_path);
 	if (log != NULL)
 		fwrite(log, 1, len, stderr);
 	fprintf(stderr, "---- end of server log ----\n");
 	free(log);
+}
+
+char *mdb_last_log_line(const mdb_server *s, const char *needle)
+{
+	size_t len = 0;
+	char *log = mdb_read_file(s->log_path, &len);
+	char *found = NULL;
+	if (log == NULL)
+		return NULL;
+	for (char *p = log; p < log + len;) {
+		char *nl = memchr(p, '\n', (size_t)(log + len - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(log + len - p);
+		if (memmem(p, n, needle, strlen(needle)) != NULL) {
+			free(found);
+			found = strndup(p, n);
+		}
+		p += n + 1;
+	}
+	free(log);
+	return found;
+}
+
+long long mdb_log_field(const char *line, const char *field)
+{
+	char pat[64];
+	snprintf(pat, sizeof pat, "\"%s\":", field);
+	const char *p = line ? strstr(line, pat) : NULL;
+	return p ? strtoll(p + strlen(pat), NULL, 10) : -1;
 }
 
 /* ---- connections ---- */
@@ -838,6 +865,397 @@ int mdb_wait_closed(mdb_conn *c, int timeout_ms)
 			return -1;
 		return 0;
 	}
+}
+
+/* ---- a binary-safe RESP client ---- */
+
+int mdb_buf_add(mdb_buf *b, const void *data, size_t n)
+{
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 1 << 16;
+		while (cap < b->len + n)
+			cap *= 2;
+		char *np = realloc(b->p, cap);
+		if (np == NULL)
+			return -1;
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	return 0;
+}
+
+static int buf_num(mdb_buf *b, char type, size_t n)
+{
+	char tmp[32];
+	int k = snprintf(tmp, sizeof tmp, "%c%zu\r\n", type, n);
+	return mdb_buf_add(b, tmp, (size_t)k);
+}
+
+int mdb_resp_encode(mdb_buf *b, size_t argc, const char *const argv[], const size_t lens[])
+{
+	int rc = buf_num(b, '*', argc);
+	for (size_t i = 0; i < argc && rc == 0; i++) {
+		rc = buf_num(b, '$', lens[i]);
+		if (rc == 0)
+			rc = mdb_buf_add(b, argv[i], lens[i]);
+		if (rc == 0)
+			rc = mdb_buf_add(b, "\r\n", 2);
+	}
+	return rc;
+}
+
+void mdb_reply_free(mdb_reply *r)
+{
+	free(r->str);
+	r->str = NULL;
+}
+
+/* One line without its CR LF. Returns its length, or < 0 (nothing to free). */
+static long read_crlf_line(mdb_conn *c, char **line)
+{
+	long n = mdb_read_line(c, line);
+	if (n < 0)
+		return n;
+	if (n == 0 || (*line)[n - 1] != '\r') {
+		free(*line);
+		*line = NULL;
+		return MDB_ERR;
+	}
+	(*line)[--n] = '\0';
+	return n;
+}
+
+/* Reads len bytes of bulk data and their CR LF. The connection only hands out
+ * lines, so the data is put back together from them: the '\n' that ended
+ * each line is one of its bytes, until len + 2 bytes are in. */
+static int read_bulk(mdb_conn *c, size_t len, char **out)
+{
+	char *buf = malloc(len + 3);
+	size_t have = 0;
+	if (buf == NULL)
+		return -1;
+	while (have < len + 2) {
+		char *line;
+		long n = mdb_read_line(c, &line);
+		if (n < 0 || have + (size_t)n + 1 > len + 2) {
+			free(line);
+			free(buf);
+			return -1;
+		}
+		memcpy(buf + have, line, (size_t)n);
+		have += (size_t)n;
+		buf[have++] = '\n';
+		free(line);
+	}
+	if (buf[len] != '\r') {
+		free(buf);
+		return -1;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	return 0;
+}
+
+int mdb_resp_read(mdb_conn *c, mdb_reply *r)
+{
+	char *line;
+	memset(r, 0, sizeof *r);
+	long n = read_crlf_line(c, &line);
+	if (n < 1) {
+		free(line);
+		return -1;
+	}
+	int rc = 0;
+	r->type = line[0];
+	switch (line[0]) {
+	case '+':
+	case '-':
+		r->str = strdup(line + 1);
+		r->len = (size_t)n - 1;
+		rc = r->str != NULL ? 0 : -1;
+		break;
+	case ':':
+		r->num = strtoll(line + 1, NULL, 10);
+		break;
+	case '$':
+	case '*':
+		r->num = strtoll(line + 1, NULL, 10);
+		if (r->num < 0) {
+			r->type = '_';
+		} else if (line[0] == '$') {
+			r->len = (size_t)r->num;
+			rc = read_bulk(c, r->len, &r->str);
+		} else {
+			for (long long i = 0; i < r->num && rc == 0; i++) {
+				mdb_reply e;
+				rc = mdb_resp_read(c, &e);
+				mdb_reply_free(&e);
+			}
+		}
+		break;
+	default:
+		rc = -1;
+	}
+	free(line);
+	return rc;
+}
+
+int mdb_resp_call(mdb_conn *c, size_t argc, const char *const argv[], const size_t lens[],
+                  mdb_reply *r)
+{
+	mdb_buf b = {0};
+	memset(r, 0, sizeof *r);
+	int rc = mdb_resp_encode(&b, argc, argv, lens);
+	if (rc == 0)
+		rc = mdb_send_all(c->fd, b.p, b.len);
+	free(b.p);
+	if (rc != 0)
+		return -1;
+	return mdb_resp_read(c, r);
+}
+
+char *mdb_reply_render(const mdb_reply *r)
+{
+	char *s = NULL;
+	int n = -1;
+	switch (r->type) {
+	case '+':
+	case '-':
+	case '$':
+		s = malloc(r->len + 2);
+		if (s != NULL) {
+			s[0] = r->type;
+			memcpy(s + 1, r->str, r->len + 1);
+		}
+		return s;
+	case ':':
+	case '*':
+		n = asprintf(&s, "%c%lld", r->type, r->num);
+		break;
+	default:
+		n = asprintf(&s, "nil");
+		break;
+	}
+	return n < 0 ? NULL : s;
+}
+
+/* ---- numbered keys ---- */
+
+void mdb_numbered_value(char *buf, long long i, size_t len)
+{
+	int n = snprintf(buf, len + 1, "v%lld-", i);
+	for (size_t j = (size_t)n; j < len; j++)
+		buf[j] = (char)('a' + (i + (long long)j) % 26);
+	buf[len] = '\0';
+}
+
+long long mdb_pipeline_sets(mdb_conn *c, const char *prefix, long long first, long long n,
+                            size_t vlen)
+{
+	char key[128], *val = malloc(vlen + 1);
+	mdb_buf b = {0};
+	long long done = 0;
+	if (val == NULL)
+		return 0;
+	while (done < n) {
+		long long chunk = n - done < MDB_PIPE_CHUNK ? n - done : MDB_PIPE_CHUNK;
+		int rc = 0;
+		b.len = 0;
+		for (long long i = first + done; i < first + done + chunk && rc == 0; i++) {
+			snprintf(key, sizeof key, "%s%lld", prefix, i);
+			mdb_numbered_value(val, i, vlen);
+			const char *argv[3] = {"SET", key, val};
+			const size_t lens[3] = {3, strlen(key), vlen};
+			rc = mdb_resp_encode(&b, 3, argv, lens);
+		}
+		if (rc != 0 || (rc = mdb_send_all(c->fd, b.p, b.len)) != 0) {
+			fprintf(stderr, "harness: pipelined SETs of %s%lld..: send failed (%d)\n",
+			        prefix, first + done, rc);
+			break;
+		}
+		long long ok = 0;
+		for (long long i = 0; i < chunk; i++) {
+			char *line;
+			long r = mdb_read_line(c, &line);
+			if (r < 0 || strcmp(line, "+OK\r") != 0) {
+				fprintf(stderr, "harness: SET %s%lld: got \"%.200s\"\n", prefix,
+				        first + done + i, r < 0 ? "(no reply)" : line);
+				free(line);
+				break;
+			}
+			free(line);
+			ok++;
+		}
+		done += ok;
+		if (ok < chunk)
+			break;
+	}
+	free(b.p);
+	free(val);
+	return done;
+}
+
+/* ---- RESP assertions ---- */
+
+static void print_cmd(size_t argc, const char *const argv[], const size_t lens[])
+{
+	for (size_t i = 0; i < argc; i++) {
+		print_error(i ? " " : "");
+		for (size_t j = 0; j < lens[i] && j < 80; j++) {
+			unsigned char b = (unsigned char)argv[i][j];
+			if (b >= 0x20 && b < 0x7f)
+				print_error("%c", b);
+			else
+				print_error("\\x%02x", b);
+		}
+	}
+}
+
+enum { MDB_MAX_CALL_ARGS = 32 };
+
+/* Collects the NULL-terminated string arguments after first. */
+static size_t collect_args(const char *first, va_list ap, const char *argv[], size_t lens[],
+                           const char *file, int line)
+{
+	size_t argc = 0;
+	for (const char *a = first; a != NULL; a = va_arg(ap, const char *)) {
+		if (argc == MDB_MAX_CALL_ARGS) {
+			print_error("more than %d arguments\n", MDB_MAX_CALL_ARGS);
+			_fail(file, line);
+		}
+		argv[argc] = a;
+		lens[argc] = strlen(a);
+		argc++;
+	}
+	return argc;
+}
+
+char *mdb_call_at(mdb_conn *c, const char *file, int line, const char *first, ...)
+{
+	const char *argv[MDB_MAX_CALL_ARGS];
+	size_t lens[MDB_MAX_CALL_ARGS];
+	va_list ap;
+	va_start(ap, first);
+	size_t argc = collect_args(first, ap, argv, lens, file, line);
+	va_end(ap);
+	mdb_reply r;
+	if (mdb_resp_call(c, argc, argv, lens, &r) != 0) {
+		mdb_reply_free(&r);
+		print_error("no reply (connection closed, timeout or bad framing) to ");
+		print_cmd(argc, argv, lens);
+		print_error("\n");
+		_fail(file, line);
+	}
+	char *s = mdb_reply_render(&r);
+	mdb_reply_free(&r);
+	if (s == NULL) {
+		print_error("out of memory\n");
+		_fail(file, line);
+	}
+	return s;
+}
+
+void mdb_assert_call_at(mdb_conn *c, const char *want, const char *file, int line,
+                        const char *first, ...)
+{
+	const char *argv[MDB_MAX_CALL_ARGS];
+	size_t lens[MDB_MAX_CALL_ARGS];
+	va_list ap;
+	va_start(ap, first);
+	size_t argc = collect_args(first, ap, argv, lens, file, line);
+	va_end(ap);
+	mdb_reply r;
+	char *got = NULL;
+	if (mdb_resp_call(c, argc, argv, lens, &r) == 0)
+		got = mdb_reply_render(&r);
+	mdb_reply_free(&r);
+	if (got != NULL && strcmp(got, want) == 0) {
+		free(got);
+		return;
+	}
+	print_error("reply to \"");
+	print_cmd(argc, argv, lens);
+	print_error("\": expected \"%s\", got \"%s\"\n", want, got ? got : "(no reply)");
+	free(got);
+	_fail(file, line);
+}
+
+long long mdb_call_int_at(mdb_conn *c, const char *file, int line, const char *a0, const char *a1)
+{
+	char *s = mdb_call_at(c, file, line, a0, a1, (const char *)NULL);
+	if (s[0] != ':') {
+		print_error("%s %s: expected an integer, got \"%s\"\n", a0, a1 ? a1 : "", s);
+		free(s);
+		_fail(file, line);
+	}
+	long long v = strtoll(s + 1, NULL, 10);
+	free(s);
+	return v;
+}
+
+void mdb_pipeline_sets_at(mdb_conn *c, const char *prefix, long long first, long long n,
+                          size_t vlen, const char *file, int line)
+{
+	long long ok = mdb_pipeline_sets(c, prefix, first, n, vlen);
+	if (ok != n) {
+		print_error("pipelined SETs of %s%lld..%lld: only %lld acknowledged\n", prefix,
+		            first, first + n - 1, ok);
+		_fail(file, line);
+	}
+}
+
+void mdb_check_numbered_at(mdb_conn *c, const char *prefix, long long first, long long n,
+                           long long end, size_t vlen, const char *file, int line)
+{
+	char key[128], *want = malloc(vlen + 1);
+	mdb_buf b = {0};
+	if (want == NULL) {
+		print_error("out of memory\n");
+		_fail(file, line);
+		return;
+	}
+	for (long long from = first; from < end;) {
+		long long to = end - from < MDB_PIPE_CHUNK ? end : from + MDB_PIPE_CHUNK;
+		b.len = 0;
+		for (long long i = from; i < to; i++) {
+			snprintf(key, sizeof key, "%s%lld", prefix, i);
+			const char *argv[2] = {"GET", key};
+			const size_t lens[2] = {3, strlen(key)};
+			if (mdb_resp_encode(&b, 2, argv, lens) != 0)
+				break;
+		}
+		int sent = mdb_send_all(c->fd, b.p, b.len);
+		for (long long i = from; i < to; i++) {
+			mdb_reply r;
+			int rc = sent == 0 ? mdb_resp_read(c, &r) : (memset(&r, 0, sizeof r), -1);
+			int present = i < first + n, ok;
+			if (present) {
+				mdb_numbered_value(want, i, vlen);
+				ok = rc == 0 && r.type == '$' && r.len == vlen &&
+				     memcmp(r.str, want, vlen) == 0;
+			} else {
+				ok = rc == 0 && r.type == '_';
+			}
+			if (!ok) {
+				char *got = rc == 0 ? mdb_reply_render(&r) : NULL;
+				print_error("GET %s%lld: expected %s%s%s, got \"%.100s\"\n", prefix,
+				            i, present ? "\"$" : "nil", present ? want : "",
+				            present ? "\"" : "", got ? got : "(no reply)");
+				free(got);
+				mdb_reply_free(&r);
+				free(b.p);
+				free(want);
+				_fail(file, line);
+				return;
+			}
+			mdb_reply_free(&r);
+		}
+		from = to;
+	}
+	free(b.p);
+	free(want);
 }
 
 /* ---- quoting ---- */

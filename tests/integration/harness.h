@@ -56,6 +56,10 @@ void mdb_remove_tree(const char *path);
 /* Writes len bytes to a new file at path. Returns 0 or -1. */
 int mdb_write_file(const char *path, const char *data, size_t len);
 
+/* Reads a whole file into a malloc'd buffer with a NUL after its len bytes
+ * (len may be NULL); NULL on error. */
+char *mdb_read_file(const char *path, size_t *len);
+
 /* ---- the server process ---- */
 
 typedef struct mdb_server {
@@ -115,6 +119,12 @@ int mdb_log_contains(const mdb_server *s, const char *needle);
 /* Copies the server's log to stderr, for diagnosis. */
 void mdb_print_log(const mdb_server *s);
 
+/* The last line of the server's log holding needle, malloc'd, or NULL. */
+char *mdb_last_log_line(const mdb_server *s, const char *needle);
+
+/* The number in "field":N of a JSON log line (NULL accepted), or -1. */
+long long mdb_log_field(const char *line, const char *field);
+
 /* ---- connections ---- */
 
 /* One client connection with a buffered line reader. */
@@ -168,6 +178,90 @@ char *mdb_cmdf(mdb_conn *c, const char *fmt, ...) __attribute__((format(printf, 
  * when it did (EOF or reset) with no unread bytes, 0 when bytes arrived
  * instead (they stay buffered), -1 on timeout or error. */
 int mdb_wait_closed(mdb_conn *c, int timeout_ms);
+
+/* ---- a binary-safe RESP client on the line reader ---- */
+
+/* A growable byte buffer (commands to pipeline). */
+typedef struct mdb_buf {
+	char *p;
+	size_t len, cap;
+} mdb_buf;
+
+/* Appends n bytes. 0, or -1 when out of memory (b is unchanged). */
+int mdb_buf_add(mdb_buf *b, const void *data, size_t n);
+
+/* Appends one RESP command (an array of bulk strings). 0 or -1. */
+int mdb_resp_encode(mdb_buf *b, size_t argc, const char *const argv[], const size_t lens[]);
+
+/* One reply. Arrays are read whole but only their length is kept. */
+typedef struct mdb_reply {
+	char type;     /* '+', '-', ':', '$', '*', or '_' for a null bulk string or array */
+	long long num; /* ':' value, '*' length */
+	char *str;     /* '+', '-', '$': malloc'd, NUL-terminated; binary-safe with len */
+	size_t len;
+} mdb_reply;
+
+void mdb_reply_free(mdb_reply *r);
+
+/* Reads one reply. 0, or -1 (EOF, timeout, bad framing; r needs freeing). */
+int mdb_resp_read(mdb_conn *c, mdb_reply *r);
+
+/* Sends one command and reads its reply. 0 or -1 (r needs freeing). */
+int mdb_resp_call(mdb_conn *c, size_t argc, const char *const argv[], const size_t lens[],
+                  mdb_reply *r);
+
+/* The reply as text for comparisons: "+OK", "-ERR ...", ":3", "$value",
+ * "nil", "*2". malloc'd (NULL when out of memory). */
+char *mdb_reply_render(const mdb_reply *r);
+
+/* ---- numbered keys: prefix<i> holds mdb_numbered_value(i) ---- */
+
+enum { MDB_PIPE_CHUNK = 2000 }; /* commands per pipelined send */
+
+/* The value of key number i: "v<i>-" then letters, len bytes (len >= 16);
+ * buf holds len + 1. */
+void mdb_numbered_value(char *buf, long long i, size_t len);
+
+/* SETs prefix<i> for i in [first, first + n), pipelined MDB_PIPE_CHUNK
+ * commands at a time (the replies of a chunk wait in the socket buffers
+ * while it is sent). Returns how many SETs were answered +OK before the
+ * first other reply or error (n when all were): the keys acknowledged.
+ * Plain helper: safe on any thread; prints what went wrong. */
+long long mdb_pipeline_sets(mdb_conn *c, const char *prefix, long long first, long long n,
+                            size_t vlen);
+
+/* ---- RESP assertions (test thread only) ---- */
+
+/* Sends a command of NUL-terminated string arguments and returns its
+ * rendered reply (malloc'd); fails the test when no reply comes. */
+#define MDB_CALL(c, ...) mdb_call_at((c), __FILE__, __LINE__, __VA_ARGS__, (const char *)NULL)
+
+/* Sends a command of string arguments; fails unless the rendered reply is
+ * exactly want. */
+#define MDB_ASSERT_CALL(c, want, ...)                                                              \
+	mdb_assert_call_at((c), (want), __FILE__, __LINE__, __VA_ARGS__, (const char *)NULL)
+
+/* The integer reply of a command of string arguments (a1 may be NULL). */
+#define MDB_CALL_INT(c, a0, a1) mdb_call_int_at((c), __FILE__, __LINE__, (a0), (a1))
+
+/* mdb_pipeline_sets, failing the test unless every SET got +OK. */
+#define MDB_PIPELINE_SETS(c, prefix, first, n, vlen)                                               \
+	mdb_pipeline_sets_at((c), (prefix), (first), (n), (vlen), __FILE__, __LINE__)
+
+/* Fails unless prefix<i> holds its numbered value (vlen bytes) for every i
+ * in [first, first + n) and is absent for i in [first + n, end). The GETs
+ * are pipelined. */
+#define MDB_CHECK_NUMBERED(c, prefix, first, n, end, vlen)                                         \
+	mdb_check_numbered_at((c), (prefix), (first), (n), (end), (vlen), __FILE__, __LINE__)
+
+char *mdb_call_at(mdb_conn *c, const char *file, int line, const char *first, ...);
+void mdb_assert_call_at(mdb_conn *c, const char *want, const char *file, int line,
+                        const char *first, ...);
+long long mdb_call_int_at(mdb_conn *c, const char *file, int line, const char *a0, const char *a1);
+void mdb_pipeline_sets_at(mdb_conn *c, const char *prefix, long long first, long long n,
+                          size_t vlen, const char *file, int line);
+void mdb_check_numbered_at(mdb_conn *c, const char *prefix, long long first, long long n,
+                           long long end, size_t vlen, const char *file, int line);
 
 /* ---- quoting (docs/protocol.md) ---- */
 

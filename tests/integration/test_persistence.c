@@ -9,8 +9,9 @@
  * (or is cut off with --wal-recover truncate), a torn tail is cut with a
  * warning, a torn atomic batch is dropped whole.
  *
- * Each test starts its own server (the flags differ) and restarts it on the
- * same data directory. Files are read and damaged with the byte layout of
+ * Each test starts its own server (the flags differ, and closing snapshots
+ * are off: the log alone is under test) and restarts it on the same data
+ * directory. Files are read and damaged with the byte layout of
  * src/wal_format.c, restated here on purpose: a test sharing the server's
  * decoder would not notice the format changing under it.
  */
@@ -32,8 +33,6 @@
 
 enum {
 	TTL_SLACK_MS = 1500,     /* PTTL against the model: round trips, clock reads (scaled) */
-	PIPE_CHUNK = 2000,       /* commands per pipelined send */
-	MAX_ARGS = 32,           /* arguments of one command built by the test */
 	LOAD_KEYS = 150000,      /* first attempt at a replay long enough to see -LOADING */
 	LOAD_VALUE_BYTES = 64,   /* value size of those keys */
 	LOAD_WAIT_MS = 30000,    /* until a GET answers after the restart (scaled) */
@@ -70,30 +69,7 @@ static long long unix_ms(void)
 /* Reads a whole file; malloc'd, NUL-terminated, or NULL. */
 static unsigned char *slurp(const char *path, size_t *len)
 {
-	FILE *fp = fopen(path, "rb");
-	if (fp == NULL)
-		return NULL;
-	size_t cap = 1 << 16, n = 0;
-	unsigned char *buf = malloc(cap + 1);
-	while (buf != NULL) {
-		n += fread(buf + n, 1, cap - n, fp);
-		if (n < cap)
-			break;
-		unsigned char *nb = realloc(buf, cap * 2 + 1);
-		if (nb == NULL) {
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		buf = nb;
-		cap *= 2;
-	}
-	fclose(fp);
-	if (buf != NULL) {
-		buf[n] = '\0';
-		*len = n;
-	}
-	return buf;
+	return (unsigned char *)mdb_read_file(path, len);
 }
 
 static uint32_t get32(const unsigned char *p)
@@ -104,191 +80,6 @@ static uint32_t get32(const unsigned char *p)
 static uint64_t get64(const unsigned char *p)
 {
 	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-/* A growable byte buffer for pipelined commands. */
-typedef struct bytes {
-	char *p;
-	size_t len, cap;
-} bytes;
-
-static void bytes_add(bytes *b, const void *data, size_t n)
-{
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 1 << 16;
-		while (cap < b->len + n)
-			cap *= 2;
-		char *np = realloc(b->p, cap);
-		assert_non_null(np);
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-}
-
-static void bytes_num(bytes *b, char type, size_t n)
-{
-	char tmp[32];
-	int k = snprintf(tmp, sizeof tmp, "%c%zu\r\n", type, n);
-	bytes_add(b, tmp, (size_t)k);
-}
-
-/* Appends one RESP command (an array of bulk strings). */
-static void resp_encode(bytes *b, size_t argc, const char *const argv[], const size_t lens[])
-{
-	bytes_num(b, '*', argc);
-	for (size_t i = 0; i < argc; i++) {
-		bytes_num(b, '$', lens[i]);
-		bytes_add(b, argv[i], lens[i]);
-		bytes_add(b, "\r\n", 2);
-	}
-}
-
-/* ---- a RESP client on the harness's line reader ---- */
-
-/* One reply. Arrays are read whole but only their length is kept. */
-typedef struct rv {
-	char type;     /* '+', '-', ':', '$', '*', or '_' for a null bulk string or array */
-	long long num; /* ':' value, '*' length */
-	char *str;     /* '+', '-', '$': malloc'd, NUL-terminated; binary-safe with len */
-	size_t len;
-} rv;
-
-static void rv_free(rv *r)
-{
-	free(r->str);
-	r->str = NULL;
-}
-
-/* One line without its CR LF. Returns its length, or < 0 (nothing to free). */
-static long read_crlf_line(mdb_conn *c, char **line)
-{
-	long n = mdb_read_line(c, line);
-	if (n < 0)
-		return n;
-	if (n == 0 || (*line)[n - 1] != '\r') {
-		free(*line);
-		*line = NULL;
-		return MDB_ERR;
-	}
-	(*line)[--n] = '\0';
-	return n;
-}
-
-/* Reads len bytes of bulk data and their CR LF. The connection only hands out
- * lines, so the data is put back together from them: the '\n' that ended
- * each line is one of its bytes, until len + 2 bytes are in. */
-static int read_bulk(mdb_conn *c, size_t len, char **out)
-{
-	char *buf = malloc(len + 3);
-	size_t have = 0;
-	if (buf == NULL)
-		return -1;
-	while (have < len + 2) {
-		char *line;
-		long n = mdb_read_line(c, &line);
-		if (n < 0 || have + (size_t)n + 1 > len + 2) {
-			free(line);
-			free(buf);
-			return -1;
-		}
-		memcpy(buf + have, line, (size_t)n);
-		have += (size_t)n;
-		buf[have++] = '\n';
-		free(line);
-	}
-	if (buf[len] != '\r') {
-		free(buf);
-		return -1;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	return 0;
-}
-
-static int resp_read(mdb_conn *c, rv *r)
-{
-	char *line;
-	memset(r, 0, sizeof *r);
-	long n = read_crlf_line(c, &line);
-	if (n < 1) {
-		free(line);
-		return -1;
-	}
-	int rc = 0;
-	r->type = line[0];
-	switch (line[0]) {
-	case '+':
-	case '-':
-		r->str = strdup(line + 1);
-		r->len = (size_t)n - 1;
-		break;
-	case ':':
-		r->num = strtoll(line + 1, NULL, 10);
-		break;
-	case '$':
-	case '*':
-		r->num = strtoll(line + 1, NULL, 10);
-		if (r->num < 0) {
-			r->type = '_';
-		} else if (line[0] == '$') {
-			r->len = (size_t)r->num;
-			rc = read_bulk(c, r->len, &r->str);
-		} else {
-			for (long long i = 0; i < r->num && rc == 0; i++) {
-				rv e;
-				rc = resp_read(c, &e);
-				rv_free(&e);
-			}
-		}
-		break;
-	default:
-		rc = -1;
-	}
-	free(line);
-	return rc;
-}
-
-/* Sends one command and reads its reply. Returns 0 or -1. */
-static int resp_callv(mdb_conn *c, size_t argc, const char *const argv[], const size_t lens[],
-                      rv *out)
-{
-	bytes b = {0};
-	resp_encode(&b, argc, argv, lens);
-	int rc = mdb_send_all(c->fd, b.p, b.len);
-	free(b.p);
-	if (rc != 0)
-		return -1;
-	return resp_read(c, out);
-}
-
-/* The reply as text for comparisons: "+OK", "-ERR ...", ":3", "$value",
- * "nil", "*2". malloc'd. */
-static char *rv_render(const rv *r)
-{
-	char *s = NULL;
-	int n = -1;
-	switch (r->type) {
-	case '+':
-	case '-':
-	case '$':
-		s = malloc(r->len + 2);
-		if (s != NULL) {
-			s[0] = r->type;
-			memcpy(s + 1, r->str, r->len + 1);
-			return s;
-		}
-		break;
-	case ':':
-	case '*':
-		n = asprintf(&s, "%c%lld", r->type, r->num);
-		break;
-	default:
-		n = asprintf(&s, "nil");
-		break;
-	}
-	return n < 0 ? NULL : s;
 }
 
 static void print_cmd(size_t argc, const char *const argv[], const size_t lens[])
@@ -305,95 +96,28 @@ static void print_cmd(size_t argc, const char *const argv[], const size_t lens[]
 	}
 }
 
-/* Collects the NULL-terminated string arguments after `first`. */
-static size_t collect_args(const char *first, va_list ap, const char *argv[], size_t lens[])
-{
-	size_t argc = 0;
-	for (const char *a = first; a != NULL; a = va_arg(ap, const char *)) {
-		assert_true(argc < MAX_ARGS);
-		argv[argc] = a;
-		lens[argc] = strlen(a);
-		argc++;
-	}
-	return argc;
-}
-
-/* Sends a command of string arguments and returns its rendered reply
- * (malloc'd); fails the test when no reply comes. */
-static char *call_at(mdb_conn *c, const char *file, int line, const char *first, ...)
-{
-	const char *argv[MAX_ARGS];
-	size_t lens[MAX_ARGS];
-	va_list ap;
-	va_start(ap, first);
-	size_t argc = collect_args(first, ap, argv, lens);
-	va_end(ap);
-	rv r;
-	if (resp_callv(c, argc, argv, lens, &r) != 0) {
-		rv_free(&r);
-		print_error("no reply (connection closed, timeout or bad framing) to ");
-		print_cmd(argc, argv, lens);
-		print_error("\n");
-		_fail(file, line);
-	}
-	char *s = rv_render(&r);
-	rv_free(&r);
-	assert_non_null(s);
-	return s;
-}
-
-/* Sends a command of string arguments; fails unless the rendered reply is
- * exactly want. */
-static void assert_reply_at(mdb_conn *c, const char *want, const char *file, int line,
-                            const char *first, ...)
-{
-	const char *argv[MAX_ARGS];
-	size_t lens[MAX_ARGS];
-	va_list ap;
-	va_start(ap, first);
-	size_t argc = collect_args(first, ap, argv, lens);
-	va_end(ap);
-	rv r;
-	char *got = NULL;
-	if (resp_callv(c, argc, argv, lens, &r) == 0)
-		got = rv_render(&r);
-	rv_free(&r);
-	if (got != NULL && strcmp(got, want) == 0) {
-		free(got);
-		return;
-	}
-	print_error("reply to \"");
-	print_cmd(argc, argv, lens);
-	print_error("\": expected \"%s\", got \"%s\"\n", want, got ? got : "(no reply)");
-	free(got);
-	_fail(file, line);
-}
-
-#define CALL(c, ...) call_at((c), __FILE__, __LINE__, __VA_ARGS__, (const char *)NULL)
-#define ASSERT_REPLY(c, want, ...)                                                                 \
-	assert_reply_at((c), (want), __FILE__, __LINE__, __VA_ARGS__, (const char *)NULL)
-
-/* The integer reply of a command of string arguments. */
-static long long call_int_at(mdb_conn *c, const char *file, int line, const char *a0,
-                             const char *a1)
-{
-	char *s = call_at(c, file, line, a0, a1, (const char *)NULL);
-	if (s[0] != ':') {
-		print_error("%s %s: expected an integer, got \"%s\"\n", a0, a1 ? a1 : "", s);
-		free(s);
-		_fail(file, line);
-	}
-	long long v = strtoll(s + 1, NULL, 10);
-	free(s);
-	return v;
-}
-#define CALL_INT(c, a0, a1) call_int_at((c), __FILE__, __LINE__, (a0), (a1))
-
 /* ---- server life ---- */
+
+/* args plus --snapshot-on-shutdown=false: these tests look at the log
+ * alone, and a closing snapshot would remove the segments they inspect and
+ * leave nothing to replay (test_snapshot.c covers snapshots). Static
+ * storage, test thread only: valid until the next call. */
+static const char *const *wal_only(const char *const args[])
+{
+	static const char *buf[16];
+	size_t n = 0;
+	buf[n++] = "--snapshot-on-shutdown=false";
+	for (size_t i = 0; args != NULL && args[i] != NULL; i++) {
+		assert_true(n < sizeof buf / sizeof buf[0] - 1);
+		buf[n++] = args[i];
+	}
+	buf[n] = NULL;
+	return buf;
+}
 
 static mdb_server *start_server(const char *const args[])
 {
-	mdb_server *s = mdb_start(args);
+	mdb_server *s = mdb_start(wal_only(args));
 	assert_non_null(s);
 	return s;
 }
@@ -418,44 +142,14 @@ static void stop_cleanly(mdb_server *s)
 
 static void restart_server(mdb_server *s, const char *const args[])
 {
-	if (mdb_restart(s, args) != 0)
+	if (mdb_restart(s, wal_only(args)) != 0)
 		fail_msg("the server did not come back (log above)");
-}
-
-/* The last log line holding needle, malloc'd, or NULL. */
-static char *last_log_line(const mdb_server *s, const char *needle)
-{
-	size_t len;
-	char *log = (char *)slurp(s->log_path, &len);
-	char *found = NULL;
-	if (log == NULL)
-		return NULL;
-	for (char *p = log; p < log + len;) {
-		char *nl = memchr(p, '\n', (size_t)(log + len - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(log + len - p);
-		if (memmem(p, n, needle, strlen(needle)) != NULL) {
-			free(found);
-			found = strndup(p, n);
-		}
-		p += n + 1;
-	}
-	free(log);
-	return found;
-}
-
-/* The number in "field":N of a JSON log line, or -1. */
-static long long log_field(const char *line, const char *field)
-{
-	char pat[64];
-	snprintf(pat, sizeof pat, "\"%s\":", field);
-	const char *p = line ? strstr(line, pat) : NULL;
-	return p ? strtoll(p + strlen(pat), NULL, 10) : -1;
 }
 
 /* The persist module's "recovered" line of the latest start. */
 static char *recovered_line(const mdb_server *s)
 {
-	char *line = last_log_line(s, "\"component\":\"persist\",\"msg\":\"recovered\"");
+	char *line = mdb_last_log_line(s, "\"component\":\"persist\",\"msg\":\"recovered\"");
 	if (line == NULL) {
 		mdb_print_log(s);
 		fail_msg("no \"recovered\" line in the server log");
@@ -548,20 +242,20 @@ static void model_check(mdb_conn *c, const model *m, const char *when)
 		const key_want *w = &m->v[i];
 		const char *argv[2] = {"GET", w->key};
 		size_t lens[2] = {3, w->klen};
-		rv r;
-		assert_int_equal(resp_callv(c, 2, argv, lens, &r), 0);
+		mdb_reply r;
+		assert_int_equal(mdb_resp_call(c, 2, argv, lens, &r), 0);
 		int ok = w->val == NULL ? r.type == '_'
 		                        : r.type == '$' && r.len == w->vlen &&
 		                                  memcmp(r.str, w->val, w->vlen) == 0;
 		if (!ok) {
-			char *got = rv_render(&r);
+			char *got = mdb_reply_render(&r);
 			print_error("%s: key \"", when);
 			print_key(w);
 			print_error("\": expected %s, got \"%.200s\" (%zu bytes)\n",
 			            w->val ? "its value" : "no key", got ? got : "?", r.len);
 			free(got);
 		}
-		rv_free(&r);
+		mdb_reply_free(&r);
 		if (!ok)
 			fail();
 		if (w->val == NULL)
@@ -570,7 +264,7 @@ static void model_check(mdb_conn *c, const model *m, const char *when)
 		long long now = mdb_now_ms();
 		argv[0] = "PTTL";
 		lens[0] = 4;
-		assert_int_equal(resp_callv(c, 2, argv, lens, &r), 0);
+		assert_int_equal(mdb_resp_call(c, 2, argv, lens, &r), 0);
 		long long want_ttl = w->deadline ? w->deadline - now : -1;
 		ok = r.type == ':' &&
 		     (w->deadline ? r.num > 0 && llabs(r.num - want_ttl) <= slack : r.num == -1);
@@ -580,82 +274,16 @@ static void model_check(mdb_conn *c, const model *m, const char *when)
 			print_error("\": expected PTTL %lld (+-%lld), got type '%c' %lld\n",
 			            want_ttl, slack, r.type, r.num);
 		}
-		rv_free(&r);
+		mdb_reply_free(&r);
 		if (!ok)
 			fail();
 	}
 	char dbsize[32];
 	snprintf(dbsize, sizeof dbsize, ":%zu", present);
-	ASSERT_REPLY(c, dbsize, "DBSIZE");
+	MDB_ASSERT_CALL(c, dbsize, "DBSIZE");
 }
 
 /* ---- pipelined SETs of numbered keys ---- */
-
-/* The value of key number i: "v<i>-" then letters, len bytes (len >= 16). */
-static void numbered_value(char *buf, long long i, size_t len)
-{
-	int n = snprintf(buf, len + 1, "v%lld-", i);
-	for (size_t j = (size_t)n; j < len; j++)
-		buf[j] = (char)('a' + (i + (long long)j) % 26);
-	buf[len] = '\0';
-}
-
-/* SETs prefix<i> for i in [first, first + n), pipelined PIPE_CHUNK commands
- * at a time; fails unless every reply is +OK. Each chunk's replies are small
- * enough to wait in the socket buffers while the chunk is sent. */
-static void pipeline_sets(mdb_conn *c, const char *prefix, long long first, long long n,
-                          size_t vlen)
-{
-	char key[64], *val = malloc(vlen + 1);
-	bytes b = {0};
-	assert_non_null(val);
-	for (long long done = 0; done < n;) {
-		long long chunk = n - done < PIPE_CHUNK ? n - done : PIPE_CHUNK;
-		b.len = 0;
-		for (long long i = first + done; i < first + done + chunk; i++) {
-			snprintf(key, sizeof key, "%s%lld", prefix, i);
-			numbered_value(val, i, vlen);
-			const char *argv[3] = {"SET", key, val};
-			const size_t lens[3] = {3, strlen(key), vlen};
-			resp_encode(&b, 3, argv, lens);
-		}
-		assert_int_equal(mdb_send_all(c->fd, b.p, b.len), 0);
-		for (long long i = 0; i < chunk; i++) {
-			char *line;
-			long r = mdb_read_line(c, &line);
-			if (r < 0 || strcmp(line, "+OK\r") != 0)
-				fail_msg("SET %s%lld: got \"%s\"", prefix, first + done + i,
-				         r < 0 ? "(no reply)" : line);
-			free(line);
-		}
-		done += chunk;
-	}
-	free(b.p);
-	free(val);
-}
-
-/* Fails unless prefix<i> holds its numbered value for every i in
- * [first, first + n) and is absent for i in [first + n, end). */
-static void check_numbered(mdb_conn *c, const char *prefix, long long first, long long n,
-                           long long end, size_t vlen)
-{
-	char key[64], *val = malloc(vlen + 2);
-	assert_non_null(val);
-	for (long long i = first; i < end; i++) {
-		snprintf(key, sizeof key, "%s%lld", prefix, i);
-		char *got = CALL(c, "GET", key);
-		if (i < first + n) {
-			val[0] = '$';
-			numbered_value(val + 1, i, vlen);
-		} else {
-			strcpy(val, "nil");
-		}
-		if (strcmp(got, val) != 0)
-			fail_msg("GET %s: expected \"%s\", got \"%.100s\"", key, val, got);
-		free(got);
-	}
-	free(val);
-}
 
 /* ---- WAL files ---- */
 
@@ -765,11 +393,11 @@ static size_t last_segment(const mdb_server *s, char *path, unsigned char **img,
 static void assert_torn_warning(const mdb_server *s, const char *path, size_t offset,
                                 size_t bytes_dropped, int records_dropped)
 {
-	char *line = last_log_line(s, "torn tail truncated");
+	char *line = mdb_last_log_line(s, "torn tail truncated");
 	if (line == NULL || strstr(line, "\"level\":\"warn") == NULL ||
-	    strstr(line, path) == NULL || log_field(line, "offset") != (long long)offset ||
-	    log_field(line, "bytes_dropped") != (long long)bytes_dropped ||
-	    log_field(line, "records_dropped") != records_dropped)
+	    strstr(line, path) == NULL || mdb_log_field(line, "offset") != (long long)offset ||
+	    mdb_log_field(line, "bytes_dropped") != (long long)bytes_dropped ||
+	    mdb_log_field(line, "records_dropped") != records_dropped)
 		fail_msg("expected a warning naming %s, offset %zu, bytes_dropped %zu, "
 		         "records_dropped %d; got: %s",
 		         path, offset, bytes_dropped, records_dropped, line ? line : "(none)");
@@ -786,9 +414,9 @@ static void write_every_command(const mdb_server *s, mdb_conn *c, model *m)
 	long long now;
 
 	/* FLUSHALL, then everything else: what came before it must not return. */
-	ASSERT_REPLY(c, "+OK", "SET", "pre:plain", "x");
-	ASSERT_REPLY(c, "+OK", "SET", "pre:ttl", "y", "EX", "1000");
-	ASSERT_REPLY(c, "+OK", "FLUSHALL");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "pre:plain", "x");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "pre:ttl", "y", "EX", "1000");
+	MDB_ASSERT_CALL(c, "+OK", "FLUSHALL");
 	model_gone(m, "pre:plain");
 	model_gone(m, "pre:ttl");
 
@@ -796,199 +424,200 @@ static void write_every_command(const mdb_server *s, mdb_conn *c, model *m)
 	 * logged as a DEL), one never touched again (its SET carries a past
 	 * deadline). */
 	long long short_set = mdb_now_ms();
-	ASSERT_REPLY(c, "+OK", "SET", "short:touched", "v", "PX", "200");
-	ASSERT_REPLY(c, "+OK", "SET", "short:untouched", "v", "PX", "200");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "short:touched", "v", "PX", "200");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "short:untouched", "v", "PX", "200");
 	model_gone(m, "short:touched");
 	model_gone(m, "short:untouched");
 	/* Keys whose short TTL was lifted or extended in time: the replay must
 	 * not drop them because their first SET's expiry has passed. 300 ms
 	 * leave a slow machine room between the SET and the change. */
-	ASSERT_REPLY(c, "+OK", "SET", "short:persisted", "v", "PX", "300");
-	ASSERT_REPLY(c, ":1", "PERSIST", "short:persisted");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "short:persisted", "v", "PX", "300");
+	MDB_ASSERT_CALL(c, ":1", "PERSIST", "short:persisted");
 	model_str(m, "short:persisted", "v", 0);
-	ASSERT_REPLY(c, "+OK", "SET", "short:getex", "v", "PX", "300");
-	ASSERT_REPLY(c, "$v", "GETEX", "short:getex", "PERSIST");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "short:getex", "v", "PX", "300");
+	MDB_ASSERT_CALL(c, "$v", "GETEX", "short:getex", "PERSIST");
 	model_str(m, "short:getex", "v", 0);
 	now = mdb_now_ms();
-	ASSERT_REPLY(c, "+OK", "SET", "short:extended", "v", "PX", "300");
-	ASSERT_REPLY(c, ":1", "PEXPIRE", "short:extended", "1000000");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "short:extended", "v", "PX", "300");
+	MDB_ASSERT_CALL(c, ":1", "PEXPIRE", "short:extended", "1000000");
 	model_str(m, "short:extended", "v", now + 1000000);
-	ASSERT_REPLY(c, "+OK", "SET", "short:src", "v", "PX", "300");
-	ASSERT_REPLY(c, "+OK", "RENAME", "short:src", "short:renamed");
-	ASSERT_REPLY(c, ":1", "PERSIST", "short:renamed");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "short:src", "v", "PX", "300");
+	MDB_ASSERT_CALL(c, "+OK", "RENAME", "short:src", "short:renamed");
+	MDB_ASSERT_CALL(c, ":1", "PERSIST", "short:renamed");
 	model_gone(m, "short:src");
 	model_str(m, "short:renamed", "v", 0);
 
 	/* SET and its options. */
-	ASSERT_REPLY(c, "+OK", "SET", "set:plain", "v1");
-	ASSERT_REPLY(c, "+OK", "SET", "set:plain", "v2");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "set:plain", "v1");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "set:plain", "v2");
 	model_str(m, "set:plain", "v2", 0);
 	now = mdb_now_ms();
-	ASSERT_REPLY(c, "+OK", "SET", "set:ex", "v", "EX", "1000");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "set:ex", "v", "EX", "1000");
 	model_str(m, "set:ex", "v", now + 1000000);
 	now = mdb_now_ms();
-	ASSERT_REPLY(c, "+OK", "SET", "set:px", "v", "PX", "2000000");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "set:px", "v", "PX", "2000000");
 	model_str(m, "set:px", "v", now + 2000000);
 	now = mdb_now_ms();
 	long long wall = unix_ms();
 	snprintf(at, sizeof at, "%lld", wall / 1000 + 3000);
-	ASSERT_REPLY(c, "+OK", "SET", "set:exat", "v", "EXAT", at);
+	MDB_ASSERT_CALL(c, "+OK", "SET", "set:exat", "v", "EXAT", at);
 	model_str(m, "set:exat", "v", now + (wall / 1000 + 3000) * 1000 - wall);
 	snprintf(at, sizeof at, "%lld", wall + 3100000);
-	ASSERT_REPLY(c, "+OK", "SET", "set:pxat", "v", "PXAT", at);
+	MDB_ASSERT_CALL(c, "+OK", "SET", "set:pxat", "v", "PXAT", at);
 	model_str(m, "set:pxat", "v", now + 3100000);
 	now = mdb_now_ms();
-	ASSERT_REPLY(c, "+OK", "SET", "set:keepttl", "a", "EX", "500");
-	ASSERT_REPLY(c, "+OK", "SET", "set:keepttl", "b", "KEEPTTL");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "set:keepttl", "a", "EX", "500");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "set:keepttl", "b", "KEEPTTL");
 	model_str(m, "set:keepttl", "b", now + 500000);
-	ASSERT_REPLY(c, "+OK", "SET", "set:nx", "first", "NX");
-	ASSERT_REPLY(c, "nil", "SET", "set:nx", "second", "NX");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "set:nx", "first", "NX");
+	MDB_ASSERT_CALL(c, "nil", "SET", "set:nx", "second", "NX");
 	model_str(m, "set:nx", "first", 0);
-	ASSERT_REPLY(c, "nil", "SET", "set:xx", "v", "XX");
+	MDB_ASSERT_CALL(c, "nil", "SET", "set:xx", "v", "XX");
 	model_gone(m, "set:xx");
-	ASSERT_REPLY(c, "+OK", "SET", "set:xx2", "a");
-	ASSERT_REPLY(c, "+OK", "SET", "set:xx2", "b", "XX");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "set:xx2", "a");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "set:xx2", "b", "XX");
 	model_str(m, "set:xx2", "b", 0);
-	ASSERT_REPLY(c, "+OK", "SET", "set:get", "old", "EX", "100");
-	ASSERT_REPLY(c, "$old", "SET", "set:get", "new", "GET");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "set:get", "old", "EX", "100");
+	MDB_ASSERT_CALL(c, "$old", "SET", "set:get", "new", "GET");
 	model_str(m, "set:get", "new", 0);
-	ASSERT_REPLY(c, "nil", "SET", "set:get_new", "v", "GET");
+	MDB_ASSERT_CALL(c, "nil", "SET", "set:get_new", "v", "GET");
 	model_str(m, "set:get_new", "v", 0);
-	ASSERT_REPLY(c, "+OK", "SET", "set:ttl_dropped", "v", "EX", "100");
-	ASSERT_REPLY(c, "+OK", "SET", "set:ttl_dropped", "w");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "set:ttl_dropped", "v", "EX", "100");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "set:ttl_dropped", "w");
 	model_str(m, "set:ttl_dropped", "w", 0);
-	ASSERT_REPLY(c, "+OK", "SET", "set:past", "v");
-	ASSERT_REPLY(c, "+OK", "SET", "set:past", "w", "PXAT", "1");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "set:past", "v");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "set:past", "w", "PXAT", "1");
 	model_gone(m, "set:past");
 
 	/* The older SET variants. */
-	ASSERT_REPLY(c, ":1", "SETNX", "setnx", "first");
-	ASSERT_REPLY(c, ":0", "SETNX", "setnx", "second");
+	MDB_ASSERT_CALL(c, ":1", "SETNX", "setnx", "first");
+	MDB_ASSERT_CALL(c, ":0", "SETNX", "setnx", "second");
 	model_str(m, "setnx", "first", 0);
 	now = mdb_now_ms();
-	ASSERT_REPLY(c, "+OK", "SETEX", "setex", "300", "v");
+	MDB_ASSERT_CALL(c, "+OK", "SETEX", "setex", "300", "v");
 	model_str(m, "setex", "v", now + 300000);
 	now = mdb_now_ms();
-	ASSERT_REPLY(c, "+OK", "PSETEX", "psetex", "400000", "v");
+	MDB_ASSERT_CALL(c, "+OK", "PSETEX", "psetex", "400000", "v");
 	model_str(m, "psetex", "v", now + 400000);
-	ASSERT_REPLY(c, "+OK", "SET", "getset", "a", "EX", "100");
-	ASSERT_REPLY(c, "$a", "GETSET", "getset", "b");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "getset", "a", "EX", "100");
+	MDB_ASSERT_CALL(c, "$a", "GETSET", "getset", "b");
 	model_str(m, "getset", "b", 0);
-	ASSERT_REPLY(c, "+OK", "SET", "getdel", "v");
-	ASSERT_REPLY(c, "$v", "GETDEL", "getdel");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "getdel", "v");
+	MDB_ASSERT_CALL(c, "$v", "GETDEL", "getdel");
 	model_gone(m, "getdel");
-	ASSERT_REPLY(c, "+OK", "SET", "getex:ex", "v");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "getex:ex", "v");
 	now = mdb_now_ms();
-	ASSERT_REPLY(c, "$v", "GETEX", "getex:ex", "EX", "600");
+	MDB_ASSERT_CALL(c, "$v", "GETEX", "getex:ex", "EX", "600");
 	model_str(m, "getex:ex", "v", now + 600000);
-	ASSERT_REPLY(c, "+OK", "SET", "getex:persist", "v", "EX", "100");
-	ASSERT_REPLY(c, "$v", "GETEX", "getex:persist", "PERSIST");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "getex:persist", "v", "EX", "100");
+	MDB_ASSERT_CALL(c, "$v", "GETEX", "getex:persist", "PERSIST");
 	model_str(m, "getex:persist", "v", 0);
 
 	/* Read-modify-write: APPEND, SETRANGE and INCR* keep the expiry. */
-	ASSERT_REPLY(c, ":3", "APPEND", "append", "abc");
-	ASSERT_REPLY(c, ":6", "APPEND", "append", "def");
+	MDB_ASSERT_CALL(c, ":3", "APPEND", "append", "abc");
+	MDB_ASSERT_CALL(c, ":6", "APPEND", "append", "def");
 	model_str(m, "append", "abcdef", 0);
 	now = mdb_now_ms();
-	ASSERT_REPLY(c, "+OK", "SET", "append:ttl", "x", "EX", "700");
-	ASSERT_REPLY(c, ":2", "APPEND", "append:ttl", "y");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "append:ttl", "x", "EX", "700");
+	MDB_ASSERT_CALL(c, ":2", "APPEND", "append:ttl", "y");
 	model_str(m, "append:ttl", "xy", now + 700000);
-	ASSERT_REPLY(c, ":8", "SETRANGE", "setrange:new", "5", "abc");
+	MDB_ASSERT_CALL(c, ":8", "SETRANGE", "setrange:new", "5", "abc");
 	model_put(m, "setrange:new", 12, "\0\0\0\0\0abc", 8, 0);
-	ASSERT_REPLY(c, "+OK", "SET", "setrange:old", "Hello World");
-	ASSERT_REPLY(c, ":11", "SETRANGE", "setrange:old", "6", "Redis");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "setrange:old", "Hello World");
+	MDB_ASSERT_CALL(c, ":11", "SETRANGE", "setrange:old", "6", "Redis");
 	model_str(m, "setrange:old", "Hello Redis", 0);
-	ASSERT_REPLY(c, ":1", "INCR", "incr");
-	ASSERT_REPLY(c, ":2", "INCR", "incr");
+	MDB_ASSERT_CALL(c, ":1", "INCR", "incr");
+	MDB_ASSERT_CALL(c, ":2", "INCR", "incr");
 	model_str(m, "incr", "2", 0);
-	ASSERT_REPLY(c, ":10", "INCRBY", "incrby", "10");
-	ASSERT_REPLY(c, ":7", "INCRBY", "incrby", "-3");
+	MDB_ASSERT_CALL(c, ":10", "INCRBY", "incrby", "10");
+	MDB_ASSERT_CALL(c, ":7", "INCRBY", "incrby", "-3");
 	model_str(m, "incrby", "7", 0);
-	ASSERT_REPLY(c, ":-1", "DECR", "decr");
+	MDB_ASSERT_CALL(c, ":-1", "DECR", "decr");
 	model_str(m, "decr", "-1", 0);
-	ASSERT_REPLY(c, ":-5", "DECRBY", "decrby", "5");
+	MDB_ASSERT_CALL(c, ":-5", "DECRBY", "decrby", "5");
 	model_str(m, "decrby", "-5", 0);
-	ASSERT_REPLY(c, "$1.5", "INCRBYFLOAT", "float", "1.5");
-	ASSERT_REPLY(c, "$1.75", "INCRBYFLOAT", "float", "0.25");
+	MDB_ASSERT_CALL(c, "$1.5", "INCRBYFLOAT", "float", "1.5");
+	MDB_ASSERT_CALL(c, "$1.75", "INCRBYFLOAT", "float", "0.25");
 	model_str(m, "float", "1.75", 0);
 	now = mdb_now_ms();
-	ASSERT_REPLY(c, "+OK", "SET", "incr:ttl", "5", "EX", "800");
-	ASSERT_REPLY(c, ":6", "INCR", "incr:ttl");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "incr:ttl", "5", "EX", "800");
+	MDB_ASSERT_CALL(c, ":6", "INCR", "incr:ttl");
 	model_str(m, "incr:ttl", "6", now + 800000);
 
 	/* Several keys at once. */
-	ASSERT_REPLY(c, "+OK", "SET", "mset:c", "old", "EX", "100");
-	ASSERT_REPLY(c, "+OK", "MSET", "mset:a", "1", "mset:b", "2", "mset:c", "3");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "mset:c", "old", "EX", "100");
+	MDB_ASSERT_CALL(c, "+OK", "MSET", "mset:a", "1", "mset:b", "2", "mset:c", "3");
 	model_str(m, "mset:a", "1", 0);
 	model_str(m, "mset:b", "2", 0);
 	model_str(m, "mset:c", "3", 0);
-	ASSERT_REPLY(c, ":1", "MSETNX", "msetnx:a", "1", "msetnx:b", "2");
-	ASSERT_REPLY(c, ":0", "MSETNX", "msetnx:b", "9", "msetnx:c", "3");
+	MDB_ASSERT_CALL(c, ":1", "MSETNX", "msetnx:a", "1", "msetnx:b", "2");
+	MDB_ASSERT_CALL(c, ":0", "MSETNX", "msetnx:b", "9", "msetnx:c", "3");
 	model_str(m, "msetnx:a", "1", 0);
 	model_str(m, "msetnx:b", "2", 0);
 	model_gone(m, "msetnx:c");
-	ASSERT_REPLY(c, "+OK", "MSET", "del:1", "a", "del:2", "b", "del:3", "c", "del:kept", "d");
-	ASSERT_REPLY(c, ":3", "DEL", "del:1", "del:2", "del:3", "del:missing");
+	MDB_ASSERT_CALL(c, "+OK", "MSET", "del:1", "a", "del:2", "b", "del:3", "c", "del:kept",
+	                "d");
+	MDB_ASSERT_CALL(c, ":3", "DEL", "del:1", "del:2", "del:3", "del:missing");
 	model_gone(m, "del:1");
 	model_gone(m, "del:2");
 	model_gone(m, "del:3");
 	model_str(m, "del:kept", "d", 0);
-	ASSERT_REPLY(c, "+OK", "MSET", "unlink:1", "a", "unlink:2", "b");
-	ASSERT_REPLY(c, ":2", "UNLINK", "unlink:1", "unlink:2", "unlink:missing");
+	MDB_ASSERT_CALL(c, "+OK", "MSET", "unlink:1", "a", "unlink:2", "b");
+	MDB_ASSERT_CALL(c, ":2", "UNLINK", "unlink:1", "unlink:2", "unlink:missing");
 	model_gone(m, "unlink:1");
 	model_gone(m, "unlink:2");
 
 	/* Expiry commands. */
-	ASSERT_REPLY(c, "+OK", "MSET", "expire", "v", "pexpire", "v", "expireat", "v", "pexpireat",
-	             "v", "expire:past", "v", "pexpireat:zero", "v");
+	MDB_ASSERT_CALL(c, "+OK", "MSET", "expire", "v", "pexpire", "v", "expireat", "v",
+	                "pexpireat", "v", "expire:past", "v", "pexpireat:zero", "v");
 	now = mdb_now_ms();
-	ASSERT_REPLY(c, ":1", "EXPIRE", "expire", "900");
+	MDB_ASSERT_CALL(c, ":1", "EXPIRE", "expire", "900");
 	model_str(m, "expire", "v", now + 900000);
 	now = mdb_now_ms();
-	ASSERT_REPLY(c, ":1", "PEXPIRE", "pexpire", "950000");
+	MDB_ASSERT_CALL(c, ":1", "PEXPIRE", "pexpire", "950000");
 	model_str(m, "pexpire", "v", now + 950000);
 	now = mdb_now_ms();
 	wall = unix_ms();
 	snprintf(at, sizeof at, "%lld", wall / 1000 + 1200);
-	ASSERT_REPLY(c, ":1", "EXPIREAT", "expireat", at);
+	MDB_ASSERT_CALL(c, ":1", "EXPIREAT", "expireat", at);
 	model_str(m, "expireat", "v", now + (wall / 1000 + 1200) * 1000 - wall);
 	snprintf(at, sizeof at, "%lld", wall + 1300000);
-	ASSERT_REPLY(c, ":1", "PEXPIREAT", "pexpireat", at);
+	MDB_ASSERT_CALL(c, ":1", "PEXPIREAT", "pexpireat", at);
 	model_str(m, "pexpireat", "v", now + 1300000);
-	ASSERT_REPLY(c, "+OK", "SET", "persist", "v", "EX", "100");
-	ASSERT_REPLY(c, ":1", "PERSIST", "persist");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "persist", "v", "EX", "100");
+	MDB_ASSERT_CALL(c, ":1", "PERSIST", "persist");
 	model_str(m, "persist", "v", 0);
-	ASSERT_REPLY(c, ":1", "EXPIRE", "expire:past", "-1");
+	MDB_ASSERT_CALL(c, ":1", "EXPIRE", "expire:past", "-1");
 	model_gone(m, "expire:past");
-	ASSERT_REPLY(c, ":1", "PEXPIREAT", "pexpireat:zero", "0");
+	MDB_ASSERT_CALL(c, ":1", "PEXPIREAT", "pexpireat:zero", "0");
 	model_gone(m, "pexpireat:zero");
 
 	/* RENAME, RENAMENX and COPY move or copy the expiry with the value. */
 	now = mdb_now_ms();
-	ASSERT_REPLY(c, "+OK", "SET", "rename:src", "v", "EX", "1000");
-	ASSERT_REPLY(c, "+OK", "RENAME", "rename:src", "rename:dst");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "rename:src", "v", "EX", "1000");
+	MDB_ASSERT_CALL(c, "+OK", "RENAME", "rename:src", "rename:dst");
 	model_gone(m, "rename:src");
 	model_str(m, "rename:dst", "v", now + 1000000);
-	ASSERT_REPLY(c, "+OK", "SET", "rename:src2", "a");
-	ASSERT_REPLY(c, "+OK", "SET", "rename:dst2", "b", "EX", "50");
-	ASSERT_REPLY(c, "+OK", "RENAME", "rename:src2", "rename:dst2");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "rename:src2", "a");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "rename:dst2", "b", "EX", "50");
+	MDB_ASSERT_CALL(c, "+OK", "RENAME", "rename:src2", "rename:dst2");
 	model_gone(m, "rename:src2");
 	model_str(m, "rename:dst2", "a", 0);
-	ASSERT_REPLY(c, "+OK", "SET", "renamenx:src", "v");
-	ASSERT_REPLY(c, ":1", "RENAMENX", "renamenx:src", "renamenx:dst");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "renamenx:src", "v");
+	MDB_ASSERT_CALL(c, ":1", "RENAMENX", "renamenx:src", "renamenx:dst");
 	model_gone(m, "renamenx:src");
 	model_str(m, "renamenx:dst", "v", 0);
-	ASSERT_REPLY(c, "+OK", "MSET", "renamenx:src2", "a", "renamenx:dst2", "b");
-	ASSERT_REPLY(c, ":0", "RENAMENX", "renamenx:src2", "renamenx:dst2");
+	MDB_ASSERT_CALL(c, "+OK", "MSET", "renamenx:src2", "a", "renamenx:dst2", "b");
+	MDB_ASSERT_CALL(c, ":0", "RENAMENX", "renamenx:src2", "renamenx:dst2");
 	model_str(m, "renamenx:src2", "a", 0);
 	model_str(m, "renamenx:dst2", "b", 0);
 	now = mdb_now_ms();
-	ASSERT_REPLY(c, "+OK", "SET", "copy:src", "v", "EX", "1100");
-	ASSERT_REPLY(c, ":1", "COPY", "copy:src", "copy:dst");
-	ASSERT_REPLY(c, "+OK", "SET", "copy:dst2", "old");
-	ASSERT_REPLY(c, ":0", "COPY", "copy:src", "copy:dst2");
-	ASSERT_REPLY(c, "+OK", "SET", "copy:dst3", "old");
-	ASSERT_REPLY(c, ":1", "COPY", "copy:src", "copy:dst3", "REPLACE");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "copy:src", "v", "EX", "1100");
+	MDB_ASSERT_CALL(c, ":1", "COPY", "copy:src", "copy:dst");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "copy:dst2", "old");
+	MDB_ASSERT_CALL(c, ":0", "COPY", "copy:src", "copy:dst2");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "copy:dst3", "old");
+	MDB_ASSERT_CALL(c, ":1", "COPY", "copy:src", "copy:dst3", "REPLACE");
 	model_str(m, "copy:src", "v", now + 1100000);
 	model_str(m, "copy:dst", "v", now + 1100000);
 	model_str(m, "copy:dst2", "old", 0);
@@ -998,7 +627,7 @@ static void write_every_command(const mdb_server *s, mdb_conn *c, model *m)
 	for (int i = 0; i < 50; i++) {
 		char v[16];
 		snprintf(v, sizeof v, "v%d", i);
-		ASSERT_REPLY(c, "+OK", "SET", "overwritten", v);
+		MDB_ASSERT_CALL(c, "+OK", "SET", "overwritten", v);
 	}
 	model_str(m, "overwritten", "v49", 0);
 
@@ -1017,18 +646,18 @@ static void write_every_command(const mdb_server *s, mdb_conn *c, model *m)
 	}
 	const char *argv[3] = {"SET", bin_key, (const char *)all};
 	size_t lens[3] = {3, sizeof bin_key - 1, sizeof all};
-	rv r;
-	assert_int_equal(resp_callv(c, 3, argv, lens, &r), 0);
+	mdb_reply r;
+	assert_int_equal(mdb_resp_call(c, 3, argv, lens, &r), 0);
 	assert_int_equal(r.type, '+');
-	rv_free(&r);
+	mdb_reply_free(&r);
 	model_put(m, bin_key, sizeof bin_key - 1, all, sizeof all, 0);
 	argv[1] = "bin:big";
 	argv[2] = (const char *)big;
 	lens[1] = 7;
 	lens[2] = 100000;
-	assert_int_equal(resp_callv(c, 3, argv, lens, &r), 0);
+	assert_int_equal(mdb_resp_call(c, 3, argv, lens, &r), 0);
 	assert_int_equal(r.type, '+');
-	rv_free(&r);
+	mdb_reply_free(&r);
 	model_put(m, "bin:big", 7, big, 100000, 0);
 	free(big);
 
@@ -1053,7 +682,7 @@ static void write_every_command(const mdb_server *s, mdb_conn *c, model *m)
 	long long wait = short_set + 350 - mdb_now_ms();
 	if (wait > 0)
 		mdb_sleep_ms((int)wait);
-	ASSERT_REPLY(c, "nil", "GET", "short:touched");
+	MDB_ASSERT_CALL(c, "nil", "GET", "short:touched");
 }
 
 static void every_write_command_survives_a_clean_restart(const char *policy)
@@ -1076,9 +705,9 @@ static void every_write_command_survives_a_clean_restart(const char *policy)
 	snprintf(want[1], sizeof want[1], "\r\nloading:0\r\n");
 	snprintf(want[2], sizeof want[2], "\r\nwal_fsync:%s\r\n", policy);
 	snprintf(want[3], sizeof want[3], "\r\nloading_records:%lld\r\n",
-	         log_field(rec, "records"));
+	         mdb_log_field(rec, "records"));
 	free(rec);
-	char *info = CALL(c, "INFO", "persistence");
+	char *info = MDB_CALL(c, "INFO", "persistence");
 	for (int i = 0; i < 4; i++)
 		if (strstr(info, want[i]) == NULL)
 			fail_msg("INFO persistence lacks \"%s\": %s", want[i] + 2, info);
@@ -1127,15 +756,15 @@ static void acknowledged_writes_survive_sigkill_with_fsync_always(void **state)
 
 	/* One command at a time, of several kinds... */
 	long long now = mdb_now_ms();
-	ASSERT_REPLY(c, "+OK", "SET", "k:ttl", "v", "EX", "1000");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "k:ttl", "v", "EX", "1000");
 	model_str(&m, "k:ttl", "v", now + 1000000);
-	ASSERT_REPLY(c, "+OK", "MSET", "k:a", "1", "k:b", "2", "k:c", "3");
-	ASSERT_REPLY(c, ":1", "DEL", "k:a");
-	ASSERT_REPLY(c, "+OK", "RENAME", "k:b", "k:renamed");
-	ASSERT_REPLY(c, ":4", "INCR", "k:c");
-	ASSERT_REPLY(c, ":5", "APPEND", "k:renamed", "tail");
+	MDB_ASSERT_CALL(c, "+OK", "MSET", "k:a", "1", "k:b", "2", "k:c", "3");
+	MDB_ASSERT_CALL(c, ":1", "DEL", "k:a");
+	MDB_ASSERT_CALL(c, "+OK", "RENAME", "k:b", "k:renamed");
+	MDB_ASSERT_CALL(c, ":4", "INCR", "k:c");
+	MDB_ASSERT_CALL(c, ":5", "APPEND", "k:renamed", "tail");
 	now = mdb_now_ms();
-	ASSERT_REPLY(c, ":1", "EXPIRE", "k:c", "2000");
+	MDB_ASSERT_CALL(c, ":1", "EXPIRE", "k:c", "2000");
 	model_gone(&m, "k:a");
 	model_gone(&m, "k:b");
 	model_str(&m, "k:renamed", "2tail", 0);
@@ -1145,14 +774,14 @@ static void acknowledged_writes_survive_sigkill_with_fsync_always(void **state)
 
 	/* ...then a pipelined burst acknowledged by group commits, and a last
 	 * write whose reply is the very last thing read before the kill. */
-	pipeline_sets(c, "burst:", 0, PIPELINED, 24);
+	MDB_PIPELINE_SETS(c, "burst:", 0, PIPELINED, 24);
 	for (int i = 0; i < PIPELINED; i++) {
 		char key[32], val[32];
 		snprintf(key, sizeof key, "burst:%d", i);
-		numbered_value(val, i, 24);
+		mdb_numbered_value(val, i, 24);
 		model_str(&m, key, val, 0);
 	}
-	ASSERT_REPLY(c, "+OK", "SET", "k:last", "acknowledged");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "k:last", "acknowledged");
 	model_str(&m, "k:last", "acknowledged", 0);
 	assert_true(mdb_kill(s) == 128 + SIGKILL);
 	mdb_conn_close(c);
@@ -1176,14 +805,14 @@ static void a_key_that_expires_while_the_server_is_down_is_gone_after_restart(vo
 	model m = {0};
 
 	long long now = mdb_now_ms();
-	ASSERT_REPLY(c, "+OK", "SET", "down:short", "v", "PX", "300");
-	ASSERT_REPLY(c, "+OK", "SET", "down:long", "v", "EX", "1000");
-	ASSERT_REPLY(c, "+OK", "SET", "down:plain", "v");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "down:short", "v", "PX", "300");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "down:long", "v", "EX", "1000");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "down:plain", "v");
 	model_gone(&m, "down:short");
 	model_str(&m, "down:long", "v", now + 1000000);
 	model_str(&m, "down:plain", "v", 0);
 	/* Alive when the server dies, so the replay is what must drop it. */
-	long long pttl = CALL_INT(c, "PTTL", "down:short");
+	long long pttl = MDB_CALL_INT(c, "PTTL", "down:short");
 	if (pttl <= 0)
 		print_message("note: down:short expired before the kill (slow machine)\n");
 	assert_true(mdb_kill(s) == 128 + SIGKILL);
@@ -1194,7 +823,7 @@ static void a_key_that_expires_while_the_server_is_down_is_gone_after_restart(vo
 	model_check(c, &m, "after SIGKILL and 500 ms down");
 
 	/* The same across a clean shutdown. */
-	ASSERT_REPLY(c, "+OK", "SET", "down:short2", "v", "PX", "300");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "down:short2", "v", "PX", "300");
 	model_gone(&m, "down:short2");
 	mdb_conn_close(c);
 	stop_cleanly(s);
@@ -1220,7 +849,7 @@ static int poll_while_loading(const mdb_server *s, long long last)
 	char key[32], val[LOAD_VALUE_BYTES + 2];
 	snprintf(key, sizeof key, "load:%lld", last);
 	val[0] = '$';
-	numbered_value(val + 1, last, LOAD_VALUE_BYTES);
+	mdb_numbered_value(val + 1, last, LOAD_VALUE_BYTES);
 	mdb_conn *c = open_conn(s);
 	long long t0 = mdb_now_ms(), deadline = t0 + mdb_timeout_ms(LOAD_WAIT_MS);
 	int loading_gets = 0;
@@ -1228,7 +857,7 @@ static int poll_while_loading(const mdb_server *s, long long last)
 		if (round >= LOAD_MAX_POLLS || mdb_now_ms() > deadline)
 			fail_msg("GET %s still not answered after %d rounds, %lld ms", key, round,
 			         mdb_now_ms() - t0);
-		char *info = CALL(c, "INFO", "persistence");
+		char *info = MDB_CALL(c, "INFO", "persistence");
 		int info_loading = strstr(info, "\r\nloading:1\r\n") != NULL;
 		if (!info_loading && strstr(info, "\r\nloading:0\r\n") == NULL)
 			fail_msg("INFO persistence has no loading field: %.300s", info);
@@ -1241,12 +870,12 @@ static int poll_while_loading(const mdb_server *s, long long last)
 		if (!lookup_loading && strcmp(lookup, val + 1) != 0)
 			fail_msg("LOOKUP %s: got \"%.100s\"", key, lookup);
 		free(lookup);
-		char *ping = CALL(c, "PING");
+		char *ping = MDB_CALL(c, "PING");
 		int ping_loading = strcmp(ping, LOADING_ERR) == 0;
 		if (!ping_loading && strcmp(ping, "+PONG") != 0)
 			fail_msg("PING: got \"%.100s\"", ping);
 		free(ping);
-		char *get = CALL(c, "GET", key);
+		char *get = MDB_CALL(c, "GET", key);
 		if (strcmp(get, LOADING_ERR) == 0) {
 			free(get);
 			if (!info_loading || !lookup_loading || !ping_loading)
@@ -1277,16 +906,16 @@ static void commands_get_loading_while_the_log_is_replayed_then_the_data(void **
 	for (int attempt = 0; attempt < 2 && loading_gets == 0; attempt++) {
 		long long n = attempt == 0 ? LOAD_KEYS : 2 * LOAD_KEYS;
 		mdb_conn *c = open_conn(s);
-		pipeline_sets(c, "load:", written, n, LOAD_VALUE_BYTES);
+		MDB_PIPELINE_SETS(c, "load:", written, n, LOAD_VALUE_BYTES);
 		written += n;
 		mdb_conn_close(c);
 		stop_cleanly(s);
-		if (mdb_restart_listening(s, args) != 0)
+		if (mdb_restart_listening(s, wal_only(args)) != 0)
 			fail_msg("the server did not listen again (log above)");
 		loading_gets = poll_while_loading(s, written - 1);
 		char *rec = recovered_line(s);
 		print_message("replay of %lld records: %lld ms, %d GETs answered -LOADING\n",
-		              written, log_field(rec, "elapsed_ms"), loading_gets);
+		              written, mdb_log_field(rec, "elapsed_ms"), loading_gets);
 		free(rec);
 	}
 	if (loading_gets == 0)
@@ -1295,11 +924,11 @@ static void commands_get_loading_while_the_log_is_replayed_then_the_data(void **
 
 	/* One record per SET, all of them replayed. */
 	char *rec = recovered_line(s);
-	assert_int_equal(log_field(rec, "records"), written);
-	assert_int_equal(log_field(rec, "keys"), written);
+	assert_int_equal(mdb_log_field(rec, "records"), written);
+	assert_int_equal(mdb_log_field(rec, "keys"), written);
 	free(rec);
 	mdb_conn *c = open_conn(s);
-	char *info = CALL(c, "INFO", "persistence");
+	char *info = MDB_CALL(c, "INFO", "persistence");
 	char want[64];
 	snprintf(want, sizeof want, "\r\nloading_records:%lld\r\n", written);
 	if (strstr(info, "\r\nloading:0\r\n") == NULL || strstr(info, want) == NULL)
@@ -1308,9 +937,9 @@ static void commands_get_loading_while_the_log_is_replayed_then_the_data(void **
 	free(info);
 	char dbsize[32];
 	snprintf(dbsize, sizeof dbsize, ":%lld", written);
-	ASSERT_REPLY(c, dbsize, "DBSIZE");
-	check_numbered(c, "load:", 0, 100, 100, LOAD_VALUE_BYTES);
-	check_numbered(c, "load:", written - 100, 100, written + 1, LOAD_VALUE_BYTES);
+	MDB_ASSERT_CALL(c, dbsize, "DBSIZE");
+	MDB_CHECK_NUMBERED(c, "load:", 0, 100, 100, LOAD_VALUE_BYTES);
+	MDB_CHECK_NUMBERED(c, "load:", written - 100, 100, written + 1, LOAD_VALUE_BYTES);
 	mdb_conn_close(c);
 	assert_int_equal(mdb_stop(s), 0);
 }
@@ -1322,14 +951,14 @@ static void sigterm_while_loading_exits_0_and_loses_nothing(void **state)
 	static const char *const args[] = {"--fsync", "no", NULL};
 	mdb_server *s = start_server(args);
 	mdb_conn *c = open_conn(s);
-	pipeline_sets(c, "load:", 0, LOAD_KEYS, LOAD_VALUE_BYTES);
+	MDB_PIPELINE_SETS(c, "load:", 0, LOAD_KEYS, LOAD_VALUE_BYTES);
 	mdb_conn_close(c);
 	stop_cleanly(s);
 
-	if (mdb_restart_listening(s, args) != 0)
+	if (mdb_restart_listening(s, wal_only(args)) != 0)
 		fail_msg("the server did not listen again (log above)");
 	c = open_conn(s);
-	char *ping = CALL(c, "PING");
+	char *ping = MDB_CALL(c, "PING");
 	int loading = strcmp(ping, LOADING_ERR) == 0;
 	free(ping);
 	/* Closed first: a shutdown lingers for a connected client's FIN. */
@@ -1353,8 +982,8 @@ static void sigterm_while_loading_exits_0_and_loses_nothing(void **state)
 	c = open_conn(s);
 	char dbsize[32];
 	snprintf(dbsize, sizeof dbsize, ":%d", LOAD_KEYS);
-	ASSERT_REPLY(c, dbsize, "DBSIZE");
-	check_numbered(c, "load:", LOAD_KEYS - 10, 10, LOAD_KEYS, LOAD_VALUE_BYTES);
+	MDB_ASSERT_CALL(c, dbsize, "DBSIZE");
+	MDB_CHECK_NUMBERED(c, "load:", LOAD_KEYS - 10, 10, LOAD_KEYS, LOAD_VALUE_BYTES);
 	mdb_conn_close(c);
 	assert_int_equal(mdb_stop(s), 0);
 }
@@ -1385,8 +1014,8 @@ static mdb_server *write_segments(const char *const args[])
 	for (int i = 0; i < SEG_KEYS; i++) {
 		char key[32], val[SEG_VALUE_BYTES + 1];
 		snprintf(key, sizeof key, "seg:%d", i);
-		numbered_value(val, i, SEG_VALUE_BYTES);
-		ASSERT_REPLY(c, "+OK", "SET", key, val);
+		mdb_numbered_value(val, i, SEG_VALUE_BYTES);
+		MDB_ASSERT_CALL(c, "+OK", "SET", key, val);
 	}
 	mdb_conn_close(c);
 	stop_cleanly(s);
@@ -1427,9 +1056,9 @@ static void assert_refuses_to_start(mdb_server *s, const char *const args[],
                                     const char *const needles[])
 {
 	print_message("expected: the server refuses to start (its log follows)\n");
-	assert_int_not_equal(mdb_restart(s, args), 0);
+	assert_int_not_equal(mdb_restart(s, wal_only(args)), 0);
 	assert_int_equal(mdb_wait_exit(s, mdb_timeout_ms(MDB_STOP_TIMEOUT_MS)), 1);
-	char *line = last_log_line(s, "refusing to start");
+	char *line = mdb_last_log_line(s, "refusing to start");
 	for (size_t i = 0; needles[i] != NULL; i++)
 		if (line == NULL || strstr(line, needles[i]) == NULL)
 			fail_msg("expected a \"refusing to start\" line holding \"%s\", got: %s",
@@ -1462,10 +1091,10 @@ static void wal_recover_truncate_keeps_the_records_before_the_damage(void **stat
 	damage_first_segment(s, &d);
 
 	restart_server(s, seg_truncate_args);
-	char *line = last_log_line(s, "damaged log truncated");
+	char *line = mdb_last_log_line(s, "damaged log truncated");
 	if (line == NULL || strstr(line, d.path) == NULL ||
-	    log_field(line, "damage_offset") != (long long)d.rec_off ||
-	    log_field(line, "later_segments_deleted") != d.segments - 1)
+	    mdb_log_field(line, "damage_offset") != (long long)d.rec_off ||
+	    mdb_log_field(line, "later_segments_deleted") != d.segments - 1)
 		fail_msg("expected a log line naming %s, damage_offset %zu and %d later "
 		         "segments deleted, got: %s",
 		         d.path, d.rec_off, d.segments - 1, line ? line : "(none)");
@@ -1473,26 +1102,26 @@ static void wal_recover_truncate_keeps_the_records_before_the_damage(void **stat
 	assert_int_equal(file_size(d.path), d.rec_off);
 	long long kept = (long long)d.rec_seq - 1;
 	char *rec = recovered_line(s);
-	assert_int_equal(log_field(rec, "records"), kept);
+	assert_int_equal(mdb_log_field(rec, "records"), kept);
 	free(rec);
 
 	mdb_conn *c = open_conn(s);
 	char dbsize[32];
 	snprintf(dbsize, sizeof dbsize, ":%lld", kept);
-	ASSERT_REPLY(c, dbsize, "DBSIZE");
-	check_numbered(c, "seg:", 0, kept, SEG_KEYS, SEG_VALUE_BYTES);
+	MDB_ASSERT_CALL(c, dbsize, "DBSIZE");
+	MDB_CHECK_NUMBERED(c, "seg:", 0, kept, SEG_KEYS, SEG_VALUE_BYTES);
 
 	/* The cut log is a good log: new writes follow it, and a start
 	 * without --wal-recover truncate replays both. */
-	ASSERT_REPLY(c, "+OK", "SET", "after:truncate", "v");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "after:truncate", "v");
 	mdb_conn_close(c);
 	stop_cleanly(s);
 	restart_server(s, seg_args);
 	c = open_conn(s);
 	snprintf(dbsize, sizeof dbsize, ":%lld", kept + 1);
-	ASSERT_REPLY(c, dbsize, "DBSIZE");
-	ASSERT_REPLY(c, "$v", "GET", "after:truncate");
-	check_numbered(c, "seg:", 0, kept, SEG_KEYS, SEG_VALUE_BYTES);
+	MDB_ASSERT_CALL(c, dbsize, "DBSIZE");
+	MDB_ASSERT_CALL(c, "$v", "GET", "after:truncate");
+	MDB_CHECK_NUMBERED(c, "seg:", 0, kept, SEG_KEYS, SEG_VALUE_BYTES);
 	mdb_conn_close(c);
 	assert_int_equal(mdb_stop(s), 0);
 }
@@ -1510,10 +1139,10 @@ a_missing_segment_stops_start_up_and_truncate_drops_everything_after_the_gap(voi
 	assert_refuses_to_start(s, seg_args, needles);
 
 	restart_server(s, seg_truncate_args);
-	char *line = last_log_line(s, "damaged log truncated");
+	char *line = mdb_last_log_line(s, "damaged log truncated");
 	const char *name = strrchr(sg.path[2], '/') + 1;
 	if (line == NULL || strstr(line, name) == NULL ||
-	    log_field(line, "segments_deleted") != sg.n - 2)
+	    mdb_log_field(line, "segments_deleted") != sg.n - 2)
 		fail_msg("expected a log line naming %s as the first of %d deleted segments, "
 		         "got: %s",
 		         name, sg.n - 2, line ? line : "(none)");
@@ -1522,15 +1151,15 @@ a_missing_segment_stops_start_up_and_truncate_drops_everything_after_the_gap(voi
 	mdb_conn *c = open_conn(s);
 	char dbsize[32];
 	snprintf(dbsize, sizeof dbsize, ":%lld", kept);
-	ASSERT_REPLY(c, dbsize, "DBSIZE");
-	check_numbered(c, "seg:", 0, kept, SEG_KEYS, SEG_VALUE_BYTES);
+	MDB_ASSERT_CALL(c, dbsize, "DBSIZE");
+	MDB_CHECK_NUMBERED(c, "seg:", 0, kept, SEG_KEYS, SEG_VALUE_BYTES);
 	mdb_conn_close(c);
 
 	/* Repaired: the next start needs no option. */
 	stop_cleanly(s);
 	restart_server(s, seg_args);
 	c = open_conn(s);
-	ASSERT_REPLY(c, dbsize, "DBSIZE");
+	MDB_ASSERT_CALL(c, dbsize, "DBSIZE");
 	mdb_conn_close(c);
 	assert_int_equal(mdb_stop(s), 0);
 }
@@ -1553,21 +1182,21 @@ a_log_missing_its_first_segment_is_refused_and_truncate_starts_with_the_rest(voi
 	mdb_conn *c = open_conn(s);
 	char dbsize[32];
 	snprintf(dbsize, sizeof dbsize, ":%lld", SEG_KEYS - lost);
-	ASSERT_REPLY(c, dbsize, "DBSIZE");
-	check_numbered(c, "seg:", 0, 0, lost, SEG_VALUE_BYTES);
-	check_numbered(c, "seg:", lost, SEG_KEYS - lost, SEG_KEYS, SEG_VALUE_BYTES);
-	ASSERT_REPLY(c, "+OK", "SET", "after:truncate", "v");
+	MDB_ASSERT_CALL(c, dbsize, "DBSIZE");
+	MDB_CHECK_NUMBERED(c, "seg:", 0, 0, lost, SEG_VALUE_BYTES);
+	MDB_CHECK_NUMBERED(c, "seg:", lost, SEG_KEYS - lost, SEG_KEYS, SEG_VALUE_BYTES);
+	MDB_ASSERT_CALL(c, "+OK", "SET", "after:truncate", "v");
 	mdb_conn_close(c);
 
 	/* docs/persistence.md: use --wal-recover truncate for one start, then
 	 * remove it. That must not bring the refusal back. */
 	stop_cleanly(s);
-	if (mdb_restart(s, seg_args) != 0)
+	if (mdb_restart(s, wal_only(seg_args)) != 0)
 		fail_msg("after one start with --wal-recover truncate accepted the log, a start "
 		         "without it refuses the same log again (log above)");
 	c = open_conn(s);
 	snprintf(dbsize, sizeof dbsize, ":%lld", SEG_KEYS - lost + 1);
-	ASSERT_REPLY(c, dbsize, "DBSIZE");
+	MDB_ASSERT_CALL(c, dbsize, "DBSIZE");
 	mdb_conn_close(c);
 	assert_int_equal(mdb_stop(s), 0);
 }
@@ -1578,8 +1207,8 @@ static void a_logged_value_above_max_value_bytes_refuses_start_with_a_clear_erro
 	mdb_server *s = start_server(NULL);
 	mdb_conn *c = open_conn(s);
 	char val[2049];
-	numbered_value(val, 7, 2048);
-	ASSERT_REPLY(c, "+OK", "SET", "big", val);
+	mdb_numbered_value(val, 7, 2048);
+	MDB_ASSERT_CALL(c, "+OK", "SET", "big", val);
 	mdb_conn_close(c);
 	stop_cleanly(s);
 
@@ -1587,7 +1216,7 @@ static void a_logged_value_above_max_value_bytes_refuses_start_with_a_clear_erro
 	assert_refuses_to_start(s, small, needles);
 	restart_server(s, NULL);
 	c = open_conn(s);
-	ASSERT_REPLY(c, ":2048", "STRLEN", "big");
+	MDB_ASSERT_CALL(c, ":2048", "STRLEN", "big");
 	mdb_conn_close(c);
 	assert_int_equal(mdb_stop(s), 0);
 }
@@ -1612,23 +1241,23 @@ static void a_torn_last_record_is_cut_with_a_warning_and_the_rest_is_kept(void *
 	restart_server(s, seg_args);
 	assert_torn_warning(s, path, r->off, r->size / 2, 0);
 	char *rec = recovered_line(s);
-	assert_int_equal(log_field(rec, "records"), SEG_KEYS - 1);
+	assert_int_equal(mdb_log_field(rec, "records"), SEG_KEYS - 1);
 	free(rec);
 	mdb_conn *c = open_conn(s);
 	char dbsize[32];
 	snprintf(dbsize, sizeof dbsize, ":%d", SEG_KEYS - 1);
-	ASSERT_REPLY(c, dbsize, "DBSIZE");
-	check_numbered(c, "seg:", 0, SEG_KEYS - 1, SEG_KEYS, SEG_VALUE_BYTES);
+	MDB_ASSERT_CALL(c, dbsize, "DBSIZE");
+	MDB_CHECK_NUMBERED(c, "seg:", 0, SEG_KEYS - 1, SEG_KEYS, SEG_VALUE_BYTES);
 
 	/* The torn record's seq is given again, to the next write. */
-	ASSERT_REPLY(c, "+OK", "SET", "after:torn", "v");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "after:torn", "v");
 	mdb_conn_close(c);
 	stop_cleanly(s);
 	restart_server(s, seg_args);
 	c = open_conn(s);
 	snprintf(dbsize, sizeof dbsize, ":%d", SEG_KEYS);
-	ASSERT_REPLY(c, dbsize, "DBSIZE");
-	ASSERT_REPLY(c, "$v", "GET", "after:torn");
+	MDB_ASSERT_CALL(c, dbsize, "DBSIZE");
+	MDB_ASSERT_CALL(c, "$v", "GET", "after:torn");
 	mdb_conn_close(c);
 	assert_int_equal(mdb_stop(s), 0);
 }
@@ -1652,7 +1281,7 @@ static void a_flipped_byte_in_the_last_record_is_damage_not_a_torn_tail(void **s
 	snprintf(offset, sizeof offset, "byte offset %zu", r->off);
 	const char *const needles[] = {path, offset, NULL};
 	assert_refuses_to_start(s, seg_args, needles);
-	assert_null(last_log_line(s, "torn tail truncated"));
+	assert_null(mdb_last_log_line(s, "torn tail truncated"));
 	assert_int_equal(file_size(path), len);
 	assert_int_equal(mdb_stop(s), 1);
 }
@@ -1677,9 +1306,9 @@ static void a_torn_tail_inside_an_atomic_batch_drops_the_whole_batch(void **stat
 	size_t len, count;
 	mdb_server *s = start_server(args);
 	mdb_conn *c = open_conn(s);
-	ASSERT_REPLY(c, "+OK", "SET", "before", "v");
-	ASSERT_REPLY(c, "+OK", "SET", "ren:src", "moved");
-	ASSERT_REPLY(c, "+OK", "MSET", "m:a", "1", "m:b", "2", "m:c", "3");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "before", "v");
+	MDB_ASSERT_CALL(c, "+OK", "SET", "ren:src", "moved");
+	MDB_ASSERT_CALL(c, "+OK", "MSET", "m:a", "1", "m:b", "2", "m:c", "3");
 	mdb_conn_close(c);
 	stop_cleanly(s);
 
@@ -1693,13 +1322,13 @@ static void a_torn_tail_inside_an_atomic_batch_drops_the_whole_batch(void **stat
 	restart_server(s, args);
 	assert_torn_warning(s, path, b[0].off, b[0].size + b[1].size / 2, 1);
 	c = open_conn(s);
-	ASSERT_REPLY(c, ":0", "EXISTS", "m:a", "m:b", "m:c");
-	ASSERT_REPLY(c, "$v", "GET", "before");
-	ASSERT_REPLY(c, ":2", "DBSIZE");
+	MDB_ASSERT_CALL(c, ":0", "EXISTS", "m:a", "m:b", "m:c");
+	MDB_ASSERT_CALL(c, "$v", "GET", "before");
+	MDB_ASSERT_CALL(c, ":2", "DBSIZE");
 
 	/* RENAME is a SET of dst then a DEL of src; the cut falls between the
 	 * two, on a record boundary: an unterminated batch, dropped too. */
-	ASSERT_REPLY(c, "+OK", "RENAME", "ren:src", "ren:dst");
+	MDB_ASSERT_CALL(c, "+OK", "RENAME", "ren:src", "ren:dst");
 	mdb_conn_close(c);
 	stop_cleanly(s);
 	n = last_segment(s, path, &img, &len, recs);
@@ -1711,9 +1340,9 @@ static void a_torn_tail_inside_an_atomic_batch_drops_the_whole_batch(void **stat
 	restart_server(s, args);
 	assert_torn_warning(s, path, b[0].off, b[0].size, 1);
 	c = open_conn(s);
-	ASSERT_REPLY(c, "$moved", "GET", "ren:src");
-	ASSERT_REPLY(c, "nil", "GET", "ren:dst");
-	ASSERT_REPLY(c, ":2", "DBSIZE");
+	MDB_ASSERT_CALL(c, "$moved", "GET", "ren:src");
+	MDB_ASSERT_CALL(c, "nil", "GET", "ren:dst");
+	MDB_ASSERT_CALL(c, ":2", "DBSIZE");
 	mdb_conn_close(c);
 	assert_int_equal(mdb_stop(s), 0);
 }
@@ -1734,8 +1363,8 @@ static void segments_rotate_at_wal_segment_bytes_and_a_restart_replays_them_all(
 	for (int i = 0; i < KEYS; i++) {
 		char key[32], val[SEG_VALUE_BYTES + 1];
 		snprintf(key, sizeof key, "rot:%d", i);
-		numbered_value(val, i, SEG_VALUE_BYTES);
-		ASSERT_REPLY(c, "+OK", "SET", key, val);
+		mdb_numbered_value(val, i, SEG_VALUE_BYTES);
+		MDB_ASSERT_CALL(c, "+OK", "SET", key, val);
 	}
 	mdb_conn_close(c);
 	stop_cleanly(s);
@@ -1774,14 +1403,14 @@ static void segments_rotate_at_wal_segment_bytes_and_a_restart_replays_them_all(
 
 	restart_server(s, args);
 	char *rec = recovered_line(s);
-	assert_int_equal(log_field(rec, "records"), KEYS);
-	assert_int_equal(log_field(rec, "segments"), sg.n);
+	assert_int_equal(mdb_log_field(rec, "records"), KEYS);
+	assert_int_equal(mdb_log_field(rec, "segments"), sg.n);
 	free(rec);
 	c = open_conn(s);
 	char dbsize[32];
 	snprintf(dbsize, sizeof dbsize, ":%d", KEYS);
-	ASSERT_REPLY(c, dbsize, "DBSIZE");
-	check_numbered(c, "rot:", 0, KEYS, KEYS, SEG_VALUE_BYTES);
+	MDB_ASSERT_CALL(c, dbsize, "DBSIZE");
+	MDB_CHECK_NUMBERED(c, "rot:", 0, KEYS, KEYS, SEG_VALUE_BYTES);
 	mdb_conn_close(c);
 	assert_int_equal(mdb_stop(s), 0);
 }

@@ -299,6 +299,7 @@ static void test_file_path_sets_data_dir_to_its_directory(void **state)
 		snprintf(yaml, sizeof yaml, "storage:\n  file_path: \"%s\"\n", cases[i].file_path);
 		assert_int_equal(load_yaml(&cfg, yaml, err, sizeof err), CONFIG_OK);
 		assert_string_equal(cfg.data_dir, cases[i].data_dir);
+		assert_string_equal(cfg.file_path, cases[i].file_path);
 		config_free(&cfg);
 	}
 	expect_yaml_error("storage:\n  file_path: \"\"\n",

@@ -115,6 +115,11 @@ static int fx_setup(void **state)
 	free(f->cfg.data_dir);
 	f->cfg.data_dir = strdup(f->dir);
 	assert_non_null(f->cfg.data_dir);
+	/* These tests are about the log: no snapshot replaces it unless a test
+	 * asks for one. */
+	f->cfg.snapshot_on_shutdown = false;
+	f->cfg.snapshot_every = 0;
+	f->cfg.snapshot_wal_bytes = 0;
 	*state = f;
 	return 0;
 }
@@ -161,6 +166,20 @@ static void db_open(const struct fixture *f, struct db *d, uint64_t records)
 	assert_int_equal(info.loading, 0);
 	assert_int_equal(info.records_loaded, records);
 	assert_int_equal(info.last_seq, records); /* a fresh log starts at seq 1 */
+}
+
+/* As db_open for a directory with a snapshot: records replayed after it,
+ * and the log's last seq. */
+static void db_open_from(const struct fixture *f, struct db *d, uint64_t records, uint64_t last)
+{
+	char err[512];
+	int rc = db_try_open(f, d, err, sizeof err);
+	if (rc != 0)
+		fail_msg("persist_load: %d: %s", rc, err);
+	persist_info info;
+	persist_info_get(d->p, &info);
+	assert_int_equal(info.records_loaded, records);
+	assert_int_equal(info.last_seq, last);
 }
 
 /* Closes the log (everything appended made durable); the store stays, to
@@ -296,6 +315,66 @@ static void set_fixed(store_t *st, unsigned i)
 }
 
 /* ---- Tests ---- */
+
+/* The closing snapshot holds everything (the next start replays no record
+ * and the covered segments are gone); the log after it adds what came
+ * later, and a start without a closing snapshot replays just that. */
+static void test_a_closing_snapshot_then_the_log_after_it_rebuild_the_store(void **state)
+{
+	struct fixture *f = fx_get(state, WAL_FSYNC_EVERYSEC, 4096);
+	struct db a, b, c;
+	char err[512], big[300];
+	persist_info info;
+	int64_t exp = wall_ms() + HOUR_MS;
+	memset(big, 'b', sizeof big);
+
+	f->cfg.snapshot_on_shutdown = true;
+	db_open(f, &a, 0);
+	for (int i = 0; i < 200; i++) {
+		char k[32];
+		snprintf(k, sizeof k, "key:%d", i);
+		assert_int_equal(
+		        store_set(a.st, k, strlen(k), big, sizeof big, i % 3 ? 0 : exp + i),
+		        STORE_OK);
+		persist_flush(a.p); /* as a worker does each loop turn */
+	}
+	assert_int_equal(store_set(a.st, "b\0in\xff", 5, "\0\1\2", 3, 0), STORE_OK);
+	set(a.st, "empty", "", 0);
+	assert_int_equal(store_set(a.st, "", 0, "empty key", 9, exp), STORE_OK);
+	assert_int_equal(store_del(a.st, "key:7", 5), STORE_OK);
+	assert_int_equal(store_rename(a.st, "key:8", 5, "renamed", 7, 0), STORE_OK);
+	uint64_t logged = last_seq(a.p);
+	/* 200 records of ~340 bytes in 4 KiB segments: the syncer rotates as
+	 * each fills (bounded wait). */
+	for (int i = 0; i < 5000 && count_segments(f->dir) < 3; i++)
+		usleep(1000);
+	assert_true(count_segments(f->dir) >= 3);
+	db_close_log(&a);
+	assert_int_equal(count_segments(f->dir), 1); /* only the last (open) one stays */
+
+	b.st = store_create(NULL);
+	assert_non_null(b.st);
+	b.p = persist_create(&f->cfg, b.st);
+	assert_non_null(b.p);
+	if (persist_load(b.p, NULL, err, sizeof err) != 0)
+		fail_msg("persist_load: %s", err);
+	persist_info_get(b.p, &info);
+	assert_int_equal(info.records_loaded, 0);
+	assert_int_equal(info.last_seq, logged);
+	assert_int_equal(info.snap.last_seq, logged);
+	assert_int_equal(info.snap.last_rows, store_count(a.st));
+	assert_same_keys(a.st, b.st);
+
+	set(b.st, "after", "snapshot", 0);
+	assert_int_equal(store_del(b.st, "key:9", 5), STORE_OK);
+	persist_set_shutdown_save(b.p, 0); /* SHUTDOWN NOSAVE */
+	db_close_log(&b);
+	db_open_from(f, &c, 2, logged + 2);
+	assert_same_keys(b.st, c.st);
+	db_close(&a);
+	db_close(&b);
+	db_close(&c);
+}
 
 static void test_every_operation_survives_a_restart_key_for_key(void **state)
 {
@@ -775,6 +854,7 @@ int main(void)
 	log_init(LOG_WARN, LOG_FORMAT_TEXT, 2);
 	const struct CMUnitTest tests[] = {
 	        PERSIST_TEST(test_every_operation_survives_a_restart_key_for_key),
+	        PERSIST_TEST(test_a_closing_snapshot_then_the_log_after_it_rebuild_the_store),
 	        PERSIST_TEST(test_recovery_replays_a_log_of_many_small_segments),
 	        PERSIST_TEST(test_only_fsync_always_holds_replies),
 	        PERSIST_TEST(test_thread_seq_advances_on_writes_only_and_always_makes_it_durable),

@@ -425,6 +425,74 @@ static void test_rotation_creates_segments_and_recovery_replays_across_them(void
 	remove_dir(dir);
 }
 
+/* A snapshot holding records 1..skip: whole segments below it are not read,
+ * the records it holds in the segments that are read are not delivered, and
+ * first_seq/last_seq still describe the whole log. */
+static void test_recover_from_skips_what_a_snapshot_holds(void **state)
+{
+	(void)state;
+	char *dir = make_dir();
+	char err[256] = "";
+	wal_recovery out;
+	write_records(dir, 200, 512);
+	int nseg = count_segments(dir);
+	assert_true(nseg >= 3);
+	for (uint64_t skip = 0; skip <= 200; skip += 37) {
+		replay_check c;
+		memset(&c, 0, sizeof c);
+		/* check_replay wants each thread's i in order from 0: start it
+		 * at the first record that will be delivered. */
+		c.next_i[0] = (unsigned)skip;
+		c.last_seq = skip;
+		assert_int_equal(
+		        wal_recover_from(dir, 0, 0, skip, check_replay, &c, &out, err, sizeof err),
+		        0);
+		assert_int_equal(c.bad, 0);
+		assert_int_equal(out.records, 200 - skip);
+		assert_int_equal(out.first_seq, 1);
+		assert_int_equal(out.last_seq, 200);
+		assert_int_equal(out.segments, (uint64_t)nseg);
+		if (skip >= 100)
+			assert_true(out.skipped_segments >= 1);
+		if (skip == 0)
+			assert_int_equal(out.skipped_segments, 0);
+	}
+	remove_dir(dir);
+}
+
+/* wal_remove_through deletes the oldest segments whose records are all at
+ * or below the seq, never the newest, and the rest still recovers with the
+ * snapshot's records skipped. */
+static void test_remove_through_deletes_only_covered_segments_and_never_the_newest(void **state)
+{
+	(void)state;
+	char *dir = make_dir();
+	char err[256] = "";
+	uint64_t removed = 99;
+	wal_recovery out;
+	write_records(dir, 200, 512);
+	int nseg = count_segments(dir);
+	assert_int_equal(wal_remove_through(dir, 0, &removed), 0);
+	assert_int_equal(removed, 0);
+	assert_int_equal(count_segments(dir), nseg);
+	assert_int_equal(wal_remove_through(dir, 120, &removed), 0);
+	assert_true(removed >= 1);
+	assert_int_equal(count_segments(dir), nseg - (int)removed);
+	replay_check c;
+	memset(&c, 0, sizeof c);
+	c.next_i[0] = 120;
+	c.last_seq = 120;
+	assert_int_equal(wal_recover_from(dir, 0, 0, 120, check_replay, &c, &out, err, sizeof err),
+	                 0);
+	assert_int_equal(c.bad, 0);
+	assert_int_equal(out.records, 80);
+	assert_true(out.first_seq > 1 && out.first_seq <= 121);
+	/* Everything covered: every segment but the newest goes. */
+	assert_int_equal(wal_remove_through(dir, UINT64_MAX - 1, &removed), 0);
+	assert_int_equal(count_segments(dir), 1);
+	remove_dir(dir);
+}
+
 /* The writer reserves the file ahead of its writes (zero-filled, in steps of
  * wal_options.prealloc), so a write cut short by a crash leaves a damaged
  * last record followed by zeros rather than the end of the file. */
@@ -950,6 +1018,9 @@ int main(void)
 	        cmocka_unit_test(test_group_commit_needs_far_fewer_fsyncs_than_appends),
 	        cmocka_unit_test(test_wait_durable_returns_once_durable_seq_passes),
 	        cmocka_unit_test(test_rotation_creates_segments_and_recovery_replays_across_them),
+	        cmocka_unit_test(test_recover_from_skips_what_a_snapshot_holds),
+	        cmocka_unit_test(
+	                test_remove_through_deletes_only_covered_segments_and_never_the_newest),
 	        cmocka_unit_test(test_torn_tail_is_truncated_and_the_prefix_replayed),
 	        cmocka_unit_test(
 	                test_a_flipped_byte_in_the_first_segment_fails_naming_file_and_offset),

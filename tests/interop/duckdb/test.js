@@ -1,0 +1,752 @@
+'use strict';
+// test.js - DuckDB (@duckdb/node-api) against minidb's Parquet files, both
+// ways: files DuckDB writes (every codec it has, with and without
+// dictionary encoding, Parquet format v1 and v2) are read by minidb-parquet
+// (cat, import into a running server, load into a data dir the server then
+// starts on), and the snapshots minidb writes (minidb-parquet load, the
+// server's SAVE) are read back by DuckDB and compared with SQL.
+//
+// Run by CTest as interop/duckdb (MINIDB_BIN and MINIDB_PARQUET set); by
+// hand: MINIDB_BIN=build/minidb MINIDB_PARQUET=build/minidb-parquet node
+// tests/interop/duckdb/test.js. Servers start with --port 0 and the port is
+// read from the JSON "listening" log line; every wait is bounded (scaled by
+// MINIDB_TEST_TIMEOUT_MULTIPLIER), a watchdog ends the whole run, servers run
+// under `setpriv --pdeathsig KILL` when available, and the temp dir is
+// removed at exit. The RESP client is a few lines over node:net, so the only
+// package is DuckDB. Exit status 0 when every test passed, 1 otherwise.
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const { DuckDBInstance } = require('@duckdb/node-api');
+
+const MULT = Math.max(1, Number(process.env.MINIDB_TEST_TIMEOUT_MULTIPLIER) || 1);
+const BIN = process.env.MINIDB_BIN || path.resolve(__dirname, '../../../build/minidb');
+const TOOL = process.env.MINIDB_PARQUET || path.resolve(__dirname, '../../../build/minidb-parquet');
+const START_TIMEOUT_MS = 10000 * MULT;
+const STOP_TIMEOUT_MS = 10000 * MULT;
+const TOOL_TIMEOUT_MS = 60000 * MULT;
+const REPLY_TIMEOUT_MS = 10000 * MULT;
+const TEST_TIMEOUT_MS = 90000 * MULT;
+const WATCHDOG_MS = 170000 * MULT;
+
+const tmpRoot = fs.mkdtempSync(path.join(process.env.TMPDIR || os.tmpdir(), 'minidb-duckdb-'));
+const live = new Set(); // server processes not yet reaped
+
+function fatal(msg) {
+  console.error(`interop/duckdb: ${msg}`);
+  process.exitCode = 1;
+  process.exit(1);
+}
+
+process.on('exit', () => {
+  for (const p of live) {
+    try {
+      p.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  fs.rmSync(tmpRoot, { recursive: true, force: true });
+});
+setTimeout(() => fatal(`watchdog: still running after ${WATCHDOG_MS} ms`), WATCHDOG_MS).unref();
+
+if (!fs.existsSync(BIN)) fatal(`server binary ${BIN} not found (set MINIDB_BIN)`);
+if (!fs.existsSync(TOOL)) fatal(`tool ${TOOL} not found (set MINIDB_PARQUET)`);
+
+const hasSetpriv = spawnSync('setpriv', ['--help'], { stdio: 'ignore' }).status === 0;
+
+// Resolves with promise's value, or rejects after ms with what was awaited.
+function within(ms, what, promise) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+let dirSeq = 0;
+function freshDir(prefix) {
+  return fs.mkdtempSync(path.join(tmpRoot, `${prefix}-${dirSeq++}-`));
+}
+
+// ---- child processes ----
+
+// Runs minidb-parquet with args. Resolves with { status, stdout (Buffer),
+// stderr (string) }; a run past TOOL_TIMEOUT_MS is killed and rejects.
+function runTool(args) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(TOOL, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = [];
+    let err = '';
+    proc.stdout.on('data', (c) => out.push(c));
+    proc.stderr.on('data', (c) => {
+      err += c.toString();
+    });
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`minidb-parquet ${args.join(' ')}: still running after ${TOOL_TIMEOUT_MS} ms`));
+    }, TOOL_TIMEOUT_MS);
+    proc.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    proc.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ status: code !== null ? code : 128 + (os.constants.signals[signal] || 0), stdout: Buffer.concat(out), stderr: err });
+    });
+  });
+}
+
+// runTool that must succeed; returns stdout as a string.
+async function tool(...args) {
+  const r = await runTool(args);
+  assert.equal(r.status, 0, `minidb-parquet ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return r.stdout.toString();
+}
+
+// Starts the server on dataDir. Resolves with { proc, port, exited, log() }
+// once it logged "listening"; rejects with its log when it exits first or
+// takes too long.
+function startServer(dataDir) {
+  const args = ['--port', '0', '--data-dir', dataDir, '--log-format', 'json'];
+  const proc = hasSetpriv
+    ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(proc);
+  let log = '';
+  const keep = (chunk) => {
+    log += chunk.toString();
+    if (log.length > 1 << 20) log = log.slice(-(1 << 19)); // keep the tail
+  };
+  proc.stdout.on('data', keep);
+  const exited = new Promise((resolve) => {
+    proc.on('exit', (code, signal) => {
+      live.delete(proc);
+      resolve(code !== null ? code : 128 + (os.constants.signals[signal] || 0));
+    });
+  });
+  const server = { proc, port: 0, exited, log: () => log };
+  return new Promise((resolve, reject) => {
+    let pending = '';
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`server did not log "listening" within ${START_TIMEOUT_MS} ms; log:\n${log}`));
+    }, START_TIMEOUT_MS);
+    proc.stderr.on('data', (chunk) => {
+      keep(chunk);
+      if (server.port) return;
+      pending += chunk.toString();
+      let nl;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        let rec;
+        try {
+          rec = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        if (rec.msg === 'listening' && rec.component === 'server' && rec.port > 0) {
+          server.port = rec.port;
+          clearTimeout(timer);
+          resolve(server);
+          return;
+        }
+      }
+    });
+    exited.then((status) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with status ${status} before listening; log:\n${log}`));
+    });
+  });
+}
+
+// SIGTERM, then a bounded wait, then SIGKILL. Resolves with the exit status
+// (-1 when it had to be killed).
+async function stopServer(server) {
+  server.proc.kill('SIGTERM');
+  try {
+    return await within(STOP_TIMEOUT_MS, 'server exit after SIGTERM', server.exited);
+  } catch {
+    server.proc.kill('SIGKILL');
+    await server.exited;
+    return -1;
+  }
+}
+
+// ---- a tiny RESP client ----
+
+class RespError extends Error {}
+
+// Parses one RESP2 reply at buf[off...]. Returns [value, nextOffset], or
+// null when the reply is not complete yet. Bulk strings are Buffers, errors
+// RespError objects, nil null.
+function parseReply(buf, off) {
+  const nl = buf.indexOf('\r\n', off);
+  if (nl < 0) return null;
+  const type = String.fromCharCode(buf[off]);
+  const line = buf.toString('latin1', off + 1, nl);
+  const next = nl + 2;
+  switch (type) {
+    case '+':
+      return [line, next];
+    case '-':
+      return [new RespError(line), next];
+    case ':':
+      return [BigInt(line), next];
+    case '$': {
+      const n = Number(line);
+      if (n < 0) return [null, next];
+      if (buf.length < next + n + 2) return null;
+      return [buf.subarray(next, next + n), next + n + 2];
+    }
+    case '*': {
+      const n = Number(line);
+      if (n < 0) return [null, next];
+      const items = [];
+      let at = next;
+      for (let i = 0; i < n; i++) {
+        const r = parseReply(buf, at);
+        if (r === null) return null;
+        items.push(r[0]);
+        at = r[1];
+      }
+      return [items, at];
+    }
+    default:
+      throw new Error(`not a RESP reply: ${JSON.stringify(buf.toString('latin1', off, nl))}`);
+  }
+}
+
+class Resp {
+  static connect(port) {
+    return within(REPLY_TIMEOUT_MS, `connect to port ${port}`, new Promise((resolve, reject) => {
+      const sock = net.createConnection({ host: '127.0.0.1', port }, () => resolve(new Resp(sock)));
+      sock.once('error', reject);
+    }));
+  }
+
+  constructor(sock) {
+    this.sock = sock;
+    this.buf = Buffer.alloc(0);
+    this.waiting = [];
+    sock.on('data', (chunk) => {
+      this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+      let off = 0;
+      for (;;) {
+        const r = parseReply(this.buf, off);
+        if (r === null) break;
+        off = r[1];
+        const w = this.waiting.shift();
+        if (w) w.resolve(r[0]);
+      }
+      this.buf = this.buf.subarray(off);
+    });
+    const failAll = (e) => {
+      for (const w of this.waiting.splice(0)) w.reject(e);
+    };
+    sock.on('error', failAll);
+    sock.on('close', () => failAll(new Error('connection closed')));
+  }
+
+  // Sends one command (strings or Buffers); resolves with its reply.
+  send(...args) {
+    const parts = [Buffer.from(`*${args.length}\r\n`)];
+    for (const a of args) {
+      const b = Buffer.isBuffer(a) ? a : Buffer.from(String(a));
+      parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
+    }
+    const p = new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+    this.sock.write(Buffer.concat(parts));
+    return within(REPLY_TIMEOUT_MS, `reply to ${args[0]}`, p);
+  }
+
+  // Like send, but an error reply rejects.
+  async cmd(...args) {
+    const r = await this.send(...args);
+    if (r instanceof RespError) throw r;
+    return r;
+  }
+
+  close() {
+    this.sock.destroy();
+  }
+}
+
+// The server listens before it has loaded its data dir and answers
+// -LOADING meanwhile (as Redis does): starts it and waits, bounded, until a
+// PING is answered with PONG.
+async function startLoadedServer(dataDir) {
+  const server = await startServer(dataDir);
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  const c = await Resp.connect(server.port);
+  try {
+    for (;;) {
+      const r = await c.send('PING');
+      if (r === 'PONG') return server;
+      if (!(r instanceof RespError && /^LOADING/.test(r.message)) || Date.now() > deadline) {
+        await stopServer(server);
+        throw new Error(`server on ${dataDir} answered PING with ${r}; log:\n${server.log()}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  } finally {
+    c.close();
+  }
+}
+
+// ---- DuckDB ----
+
+let duck; // connection
+
+async function rows(sql) {
+  const r = await duck.runAndReadAll(sql);
+  return r.getRowObjectsJS();
+}
+
+function sqlString(s) {
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+// The rows of a Parquet file as DuckDB reads them, in file order: key and
+// value as Buffers (or null), expiry as Unix ms (or null).
+async function duckRows(file, keyCol = 'key', valueCol = 'value', ttlCol = 'expires_at') {
+  const types = await describe(file);
+  const bytes = (c) => (types[c] === 'BLOB' ? c : `encode(${c})`);
+  const ttl = ttlCol ? `epoch_ms(${ttlCol})` : 'NULL::BIGINT';
+  const got = await rows(
+    `SELECT ${bytes(keyCol)} AS k, ${bytes(valueCol)} AS v, ${ttl} AS e FROM read_parquet(${sqlString(file)})`,
+  );
+  return got.map((r) => ({ key: r.k, value: r.v, exp: r.e === null ? null : Number(r.e) }));
+}
+
+// Column name -> DuckDB type of a Parquet file (or glob).
+async function describe(file) {
+  const d = await rows(`DESCRIBE SELECT * FROM read_parquet(${sqlString(file)})`);
+  return Object.fromEntries(d.map((r) => [r.column_name, r.column_type]));
+}
+
+// ---- what minidb-parquet cat prints ----
+
+// Length of the valid UTF-8 sequence at b[i] (2-4), 0 when there is none:
+// the tool prints such sequences as they are and every other high byte as
+// \xHH.
+function utf8SeqLen(b, i) {
+  const c = b[i];
+  let len;
+  let cp;
+  if (c >= 0xc2 && c <= 0xdf) [len, cp] = [2, c & 0x1f];
+  else if (c >= 0xe0 && c <= 0xef) [len, cp] = [3, c & 0x0f];
+  else if (c >= 0xf0 && c <= 0xf4) [len, cp] = [4, c & 0x07];
+  else return 0;
+  if (b.length - i < len) return 0;
+  for (let k = 1; k < len; k++) {
+    if ((b[i + k] & 0xc0) !== 0x80) return 0;
+    cp = (cp << 6) | (b[i + k] & 0x3f);
+  }
+  if ((len === 3 && cp < 0x800) || (len === 4 && (cp < 0x10000 || cp > 0x10ffff))) return 0;
+  if (cp >= 0xd800 && cp <= 0xdfff) return 0;
+  return len;
+}
+
+function quoted(b) {
+  if (b === null) return Buffer.from('(nil)');
+  const out = [0x22];
+  const esc = { 0x22: '\\"', 0x5c: '\\\\', 0x0a: '\\n', 0x0d: '\\r', 0x09: '\\t' };
+  for (let i = 0; i < b.length; ) {
+    const c = b[i];
+    if (esc[c]) {
+      out.push(...Buffer.from(esc[c]));
+      i++;
+    } else if (c >= 0x20 && c < 0x7f) {
+      out.push(c);
+      i++;
+    } else if (c >= 0x80 && utf8SeqLen(b, i)) {
+      const n = utf8SeqLen(b, i);
+      out.push(...b.subarray(i, i + n));
+      i += n;
+    } else {
+      out.push(...Buffer.from(`\\x${c.toString(16).padStart(2, '0')}`));
+      i++;
+    }
+  }
+  out.push(0x22);
+  return Buffer.from(out);
+}
+
+function catLine(r) {
+  const parts = [quoted(r.key), Buffer.from(' '), quoted(r.value)];
+  if (r.exp !== null) parts.push(Buffer.from(` expires_at=${r.exp}`));
+  return Buffer.concat(parts).toString('latin1');
+}
+
+// ---- checking a server's keyspace ----
+
+// The rows that end up as keys: non-NULL key and value, not expired.
+function liveRows(list, now) {
+  return list.filter((r) => r.key !== null && r.value !== null && (r.exp === null || r.exp > now));
+}
+
+// Checks that the server holds exactly these rows: DBSIZE, every value, and
+// every expiry to the millisecond (PEXPIRETIME).
+async function checkServer(port, want) {
+  const c = await Resp.connect(port);
+  try {
+    assert.equal(await c.cmd('DBSIZE'), BigInt(want.length), 'DBSIZE');
+    // Pipelined in batches: fast, and bounded by the per-reply timeout.
+    for (let i = 0; i < want.length; i += 500) {
+      const batch = want.slice(i, i + 500);
+      const got = await Promise.all(batch.flatMap((r) => [c.cmd('GET', r.key), c.cmd('PEXPIRETIME', r.key)]));
+      batch.forEach((r, j) => {
+        const v = got[2 * j];
+        assert.ok(v !== null && v.equals(r.value), `value of ${quoted(r.key)}: ${v && quoted(v)} != ${quoted(r.value)}`);
+        assert.equal(got[2 * j + 1], BigInt(r.exp === null ? -1 : r.exp), `PEXPIRETIME of ${quoted(r.key)}`);
+      });
+    }
+  } finally {
+    c.close();
+  }
+}
+
+// ---- the table DuckDB writes in every format ----
+
+const NOW = Date.now();
+const HOUR = 3600 * 1000;
+
+// 300 rows: unique keys (ASCII, unicode, quotes, backslashes, control
+// bytes), values that repeat (so a dictionary pays) with empty ones, unicode
+// and NULLs, a NULL key, expiries in the future (ms precision) and past.
+const SOURCE_SQL = `
+  SELECT
+    CASE WHEN i = 7 THEN NULL
+         WHEN i % 50 = 1 THEN 'clé-' || i || '-日本-🎉'
+         WHEN i % 50 = 2 THEN 'q"uo\\te' || i || chr(10) || chr(9) || chr(13) || chr(1) || chr(127)
+         ELSE 'key:' || i END AS key,
+    CASE WHEN i % 13 = 0 THEN NULL
+         WHEN i % 11 = 0 THEN ''
+         WHEN i % 9 = 0 THEN 'välue ✓ ' || (i % 3)
+         ELSE 'value-' || (i % 5) END AS value,
+    CASE WHEN i % 4 = 0 THEN make_timestamptz(${(NOW + HOUR) * 1000} + (i % 8) * 1000000 + (i % 3) * 1000)
+         WHEN i % 29 = 0 THEN make_timestamptz(${(NOW - HOUR) * 1000})
+         ELSE NULL END AS expires_at
+  FROM range(300) r(i)
+  ORDER BY i`;
+
+const CODECS = ['uncompressed', 'snappy', 'gzip', 'zstd', 'brotli', 'lz4_raw'];
+const PARQUET_CODEC_NAME = {
+  uncompressed: 'UNCOMPRESSED',
+  snappy: 'SNAPPY',
+  gzip: 'GZIP',
+  zstd: 'ZSTD',
+  brotli: 'BROTLI',
+  lz4_raw: 'LZ4_RAW',
+};
+
+before(async () => {
+  const inst = await DuckDBInstance.create(':memory:', { threads: '2' });
+  duck = await inst.connect();
+  await duck.run("SET TimeZone = 'UTC'");
+});
+
+after(() => {
+  if (duck) duck.closeSync();
+});
+
+test('minidb-parquet cat, import and load read what DuckDB writes with every codec, with and without dictionaries, in Parquet v1 and v2', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const dir = freshDir('duckdb-written');
+  const server = await startLoadedServer(freshDir('import-data'));
+  try {
+    for (const codec of CODECS) {
+      for (const version of ['v1', 'v2']) {
+        for (const dict of [true, false]) {
+          const name = `${codec}-${version}-${dict ? 'dict' : 'plain'}`;
+          const file = path.join(dir, `${name}.parquet`);
+          const opts = [`FORMAT parquet`, `COMPRESSION ${codec}`, `PARQUET_VERSION ${version}`];
+          // A dictionary page limit of one byte leaves DuckDB no dictionary
+          // to write; by default it uses one for the repeating columns.
+          if (!dict) opts.push('DICTIONARY_SIZE_LIMIT 1');
+          await duck.run(`COPY (${SOURCE_SQL}) TO ${sqlString(file)} (${opts.join(', ')})`);
+
+          const meta = await rows(`SELECT path_in_schema AS col, compression, encodings FROM parquet_metadata(${sqlString(file)})`);
+          assert.ok(meta.length >= 3, `${name}: parquet_metadata`);
+          for (const m of meta) {
+            assert.equal(m.compression, PARQUET_CODEC_NAME[codec], `${name}: ${m.col} codec`);
+            const dictEnc = /DICTIONARY/.test(m.encodings);
+            if (!dict) assert.ok(!dictEnc, `${name}: ${m.col} is dictionary-encoded (${m.encodings})`);
+            if (dict && m.col === 'value') assert.ok(dictEnc, `${name}: value is not dictionary-encoded (${m.encodings})`);
+          }
+
+          const want = await duckRows(file);
+          assert.equal(want.length, 300, `${name}: DuckDB row count`);
+          const out = await tool('cat', file);
+          const lines = Buffer.from(out).toString('latin1').split('\n');
+          assert.equal(lines.pop(), '', `${name}: cat output ends with a newline`);
+          assert.equal(lines.length, want.length, `${name}: cat line count`);
+          // Compare as latin1 strings: byte for byte, whatever the UTF-8.
+          want.forEach((r, i) => assert.equal(lines[i], catLine(r), `${name}: row ${i}`));
+
+          // import into the running server, then check every key.
+          const c = await Resp.connect(server.port);
+          assert.equal(await c.cmd('FLUSHALL'), 'OK');
+          c.close();
+          const imp = await tool('import', file, '--port', String(server.port), '--batch', '64');
+          const kept = liveRows(want, Date.now());
+          assert.match(imp, new RegExp(`^set:\\s+${kept.length}$`, 'm'), `${name}: import summary\n${imp}`);
+          assert.match(imp, /^errors:\s+0$/m, `${name}: import summary\n${imp}`);
+          await checkServer(server.port, kept);
+
+          // load into a fresh data dir and start a server on it: only for a
+          // third of the files, the rest is the same reader path.
+          if (codec === 'zstd' || codec === 'gzip' || (codec === 'snappy' && version === 'v2')) {
+            const dataDir = path.join(freshDir('load'), 'data');
+            const res = await tool('load', file, '--data-dir', dataDir);
+            assert.match(res, /^written:\s+\d+$/m, res);
+            const s2 = await startLoadedServer(dataDir);
+            try {
+              await checkServer(s2.port, liveRows(want, Date.now()));
+            } finally {
+              assert.equal(await stopServer(s2), 0, `server on the loaded dir; log:\n${s2.log()}`);
+            }
+          }
+        }
+      }
+    }
+  } finally {
+    await stopServer(server);
+  }
+});
+
+test('minidb-parquet inspect shows the schema, codecs, encodings and statistics of a DuckDB file', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const file = path.join(freshDir('inspect'), 'in.parquet');
+  await duck.run(`COPY (${SOURCE_SQL}) TO ${sqlString(file)} (FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION v2)`);
+  const out = await tool('inspect', file);
+  const size = fs.statSync(file).size;
+  assert.match(out, new RegExp(`^size:\\s+${size} bytes$`, 'm'), out);
+  assert.match(out, /^created_by:\s+"DuckDB/m, out);
+  assert.match(out, /^num_rows:\s+300$/m, out);
+  assert.match(out, /"key": BYTE_ARRAY OPTIONAL converted UTF8/m, out);
+  assert.match(out, /"expires_at": INT64 OPTIONAL .*logical TIMESTAMP\(MICROS, UTC\)/m, out);
+  assert.match(out, /"value": BYTE_ARRAY, codec ZSTD, encodings .*RLE_DICTIONARY/m, out);
+  assert.match(out, /statistics: nulls 1(, distinct \d+)?, min "clé-1-日本-🎉"/m, out);
+});
+
+test('minidb-parquet reports bad files and bad command lines with its name and exit status', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const dir = freshDir('errors');
+  const junk = path.join(dir, 'junk.parquet');
+  fs.writeFileSync(junk, 'PAR1 this is not a parquet file PAR1');
+  let r = await runTool(['cat', junk]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /^minidb-parquet: /);
+  r = await runTool(['cat', path.join(dir, 'missing.parquet')]);
+  assert.equal(r.status, 1, r.stderr);
+  r = await runTool(['frobnicate', junk]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /Try 'minidb-parquet --help'/);
+  r = await runTool(['load', junk]);
+  assert.equal(r.status, 2, 'load without --data-dir');
+  r = await runTool(['cat', junk, '--port', '1']);
+  assert.equal(r.status, 2, '--port is not an option of cat');
+  r = await runTool(['--help']);
+  assert.equal(r.status, 0);
+  assert.match(r.stdout.toString(), /^Usage: minidb-parquet inspect FILE$/m);
+
+  const file = path.join(dir, 'ok.parquet');
+  await duck.run(`COPY (SELECT 'a' AS key, 'b' AS value) TO ${sqlString(file)} (FORMAT parquet)`);
+  r = await runTool(['cat', file, '--key-column', 'nope']);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /no key column 'nope'.* key value/);
+  r = await runTool(['cat', file, '--ttl-column', 'nope']);
+  assert.equal(r.status, 1, '--ttl-column names a column that must exist');
+  assert.equal((await tool('cat', file)).toString(), '"a" "b"\n');
+});
+
+test('named columns: a plain INT64 millisecond expiry, and key and value inside a struct by dotted path', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const dir = freshDir('named');
+  const file = path.join(dir, 'named.parquet');
+  const exp = NOW + HOUR;
+  await duck.run(`COPY (
+      SELECT i AS id, 'n' || i AS k, repeat('v', i) AS v, CASE WHEN i % 2 = 0 THEN ${exp} + i END::BIGINT AS ttl_ms,
+             {'k': 's' || i, 'v': CASE WHEN i = 3 THEN NULL ELSE 'sv' || i END} AS s
+      FROM range(6) r(i)) TO ${sqlString(file)} (FORMAT parquet)`);
+  const want = Array.from({ length: 6 }, (_, i) => `"n${i}" "${'v'.repeat(i)}"${i % 2 === 0 ? ` expires_at=${exp + i}` : ''}`);
+  assert.equal(await tool('cat', file, '--key-column', 'k', '--value-column', 'v', '--ttl-column', 'ttl_ms'), want.join('\n') + '\n');
+  const nested = Array.from({ length: 6 }, (_, i) => `"s${i}" ${i === 3 ? '(nil)' : `"sv${i}"`}`);
+  assert.equal(await tool('cat', file, '--key-column', 's.k', '--value-column', 's.v', '--limit', '5'), nested.slice(0, 5).join('\n') + '\n');
+
+  const server = await startLoadedServer(freshDir('named-data'));
+  try {
+    const out = await tool('import', file, '--port', String(server.port), '--key-column', 'k', '--value-column', 'v', '--ttl-column', 'ttl_ms');
+    assert.match(out, /^set:\s+6$/m, out);
+    await checkServer(server.port, Array.from({ length: 6 }, (_, i) => ({
+      key: Buffer.from(`n${i}`), value: Buffer.from('v'.repeat(i)), exp: i % 2 === 0 ? exp + i : null,
+    })));
+  } finally {
+    await stopServer(server);
+  }
+});
+
+// ---- minidb writes, DuckDB reads ----
+
+// Loads input (a Parquet file DuckDB wrote) into a fresh data dir and
+// returns the snapshot's path.
+async function loadSnapshot(input, ...extra) {
+  const dataDir = path.join(freshDir('snap'), 'data');
+  const out = await tool('load', input, '--data-dir', dataDir, ...extra);
+  const snap = path.join(dataDir, 'snapshot-00000000000000000000.parquet');
+  assert.ok(fs.existsSync(snap), `no snapshot after load:\n${out}`);
+  assert.deepEqual(fs.readdirSync(dataDir), ['snapshot-00000000000000000000.parquet'], 'temp file left behind');
+  return { snap, dataDir, out };
+}
+
+// The rows of input that load keeps, as a query (an input without an
+// expires_at column has no expiries).
+async function keptRows(input) {
+  const src = `read_parquet(${sqlString(input)})`;
+  const exp = (await describe(input)).expires_at ? 'expires_at' : 'NULL::TIMESTAMPTZ';
+  return `SELECT key, value, ${exp} AS expires_at FROM ${src}
+          WHERE key IS NOT NULL AND value IS NOT NULL AND (${exp} IS NULL OR ${exp} > now())`;
+}
+
+// Asserts that DuckDB reads exactly the kept rows of input from snap.
+async function assertSameRows(input, snap) {
+  const a = await keptRows(input);
+  const b = `SELECT key, value, expires_at FROM read_parquet(${sqlString(snap)})`;
+  const [{ n: na }] = await rows(`SELECT count(*) AS n FROM (${a})`);
+  const [{ n: nb }] = await rows(`SELECT count(*) AS n FROM (${b})`);
+  assert.equal(nb, na, 'row counts');
+  const [{ n: onlyA }] = await rows(`SELECT count(*) AS n FROM ((${a}) EXCEPT ALL (${b}))`);
+  const [{ n: onlyB }] = await rows(`SELECT count(*) AS n FROM ((${b}) EXCEPT ALL (${a}))`);
+  assert.equal(onlyA, 0n, 'rows of the input missing from the snapshot');
+  assert.equal(onlyB, 0n, 'rows in the snapshot that the input does not have');
+  return Number(na);
+}
+
+test('DuckDB reads a loaded snapshot of 10 rows with empty values and TTLs: same rows, VARCHAR columns, ZSTD, minidb.seq 0', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const input = path.join(freshDir('in10'), 'in.parquet');
+  await duck.run(`COPY (
+      SELECT 'k' || i AS key, CASE WHEN i % 3 = 0 THEN '' ELSE 'v' || i END AS value,
+             CASE WHEN i % 2 = 0 THEN make_timestamptz(${(NOW + HOUR) * 1000} + i * 1000) END AS expires_at
+      FROM range(10) r(i)) TO ${sqlString(input)} (FORMAT parquet)`);
+  const { snap, out } = await loadSnapshot(input);
+  assert.match(out, /^rows read:\s+10$/m, out);
+  assert.equal(await assertSameRows(input, snap), 10);
+  assert.deepEqual(await describe(snap), { key: 'VARCHAR', value: 'VARCHAR', expires_at: 'TIMESTAMP WITH TIME ZONE' });
+  const meta = await rows(`SELECT DISTINCT compression FROM parquet_metadata(${sqlString(snap)})`);
+  assert.deepEqual(meta.map((m) => m.compression), ['ZSTD']);
+  const kv = await rows(`SELECT decode(key) AS k, decode(value) AS v FROM parquet_kv_metadata(${sqlString(snap)})`);
+  assert.deepEqual(kv.filter((r) => r.k === 'minidb.seq'), [{ k: 'minidb.seq', v: '0' }]);
+  const empty = await rows(`SELECT count(*) AS n FROM read_parquet(${sqlString(snap)}) WHERE value = ''`);
+  assert.equal(empty[0].n, 4n);
+});
+
+test('DuckDB reads a loaded snapshot of 1,000,000 rows (16-byte keys, 100-byte values) exactly', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const input = path.join(freshDir('in1m'), 'in.parquet');
+  await duck.run(`COPY (
+      SELECT printf('key-%012d', i) AS key,
+             repeat(md5(i::VARCHAR), 3) || printf('%04d', i % 10000) AS value
+      FROM range(1000000) r(i)) TO ${sqlString(input)} (FORMAT parquet, COMPRESSION zstd)`);
+  const { snap, out } = await loadSnapshot(input);
+  assert.match(out, /^written:\s+1000000$/m, out);
+  assert.equal(await assertSameRows(input, snap), 1000000);
+  const [{ k, v }] = await rows(`SELECT min(octet_length(encode(key))) AS k, min(octet_length(encode(value))) AS v FROM read_parquet(${sqlString(snap)})`);
+  assert.equal(k, 16n);
+  assert.equal(v, 100n);
+  assert.deepEqual(await describe(snap), { key: 'VARCHAR', value: 'VARCHAR', expires_at: 'TIMESTAMP WITH TIME ZONE' });
+});
+
+test('binary keys and values make BLOB columns in the snapshot, and NULL, expired rows are skipped', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const input = path.join(freshDir('inbin'), 'in.parquet');
+  await duck.run(`COPY (
+      SELECT * FROM (VALUES
+        ('\\x00\\xFFbin'::BLOB, 'v1'::BLOB, NULL::TIMESTAMPTZ),
+        ('plain'::BLOB, '\\x80\\x81\\x00'::BLOB, make_timestamptz(${(NOW + HOUR) * 1000})),
+        ('\\xC3\\xA9t\\xC3\\xA9'::BLOB, ''::BLOB, NULL),
+        ('gone'::BLOB, 'x'::BLOB, make_timestamptz(${(NOW - HOUR) * 1000})),
+        (NULL, 'no key'::BLOB, NULL),
+        ('no value'::BLOB, NULL, NULL)
+      ) t(key, value, expires_at)) TO ${sqlString(input)} (FORMAT parquet)`);
+  const { snap, out } = await loadSnapshot(input, '--compression', 'snappy');
+  assert.match(out, /^skipped:\s+3 \(NULL key 1, NULL value 1, expired 1\)$/m, out);
+  assert.equal(await assertSameRows(input, snap), 3);
+  assert.deepEqual(await describe(snap), { key: 'BLOB', value: 'BLOB', expires_at: 'TIMESTAMP WITH TIME ZONE' });
+  const meta = await rows(`SELECT DISTINCT compression FROM parquet_metadata(${sqlString(snap)})`);
+  assert.deepEqual(meta.map((m) => m.compression), ['SNAPPY']);
+
+  // UTF-8 keys but one binary value: only the value column is BLOB.
+  const input2 = path.join(freshDir('inbin2'), 'in.parquet');
+  await duck.run(`COPY (SELECT 'k' || i AS key, CASE WHEN i = 3 THEN '\\xFE'::BLOB ELSE encode('v' || i) END AS value
+      FROM range(5) r(i)) TO ${sqlString(input2)} (FORMAT parquet)`);
+  const { snap: snap2 } = await loadSnapshot(input2);
+  const types = await describe(snap2);
+  assert.equal(types.key, 'VARCHAR');
+  assert.equal(types.value, 'BLOB');
+});
+
+test('load refuses a data dir that already holds a snapshot or a WAL, and names import', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const input = path.join(freshDir('inrefuse'), 'in.parquet');
+  await duck.run(`COPY (SELECT 'a' AS key, 'b' AS value) TO ${sqlString(input)} (FORMAT parquet)`);
+  const { dataDir } = await loadSnapshot(input);
+  let r = await runTool(['load', input, '--data-dir', dataDir]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /snapshot-00000000000000000000\.parquet.*import/);
+  const walDir = freshDir('walonly');
+  fs.writeFileSync(path.join(walDir, 'wal-00000000000000000001.log'), '');
+  r = await runTool(['load', input, '--data-dir', walDir]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /wal-00000000000000000001\.log/);
+  assert.deepEqual(fs.readdirSync(walDir), ['wal-00000000000000000001.log']);
+});
+
+test('DuckDB reads exactly the keys of a snapshot the server wrote on SAVE', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const dataDir = freshDir('save');
+  const server = await startLoadedServer(dataDir);
+  const want = new Map(); // hex key -> { key, value, exp }
+  try {
+    const c = await Resp.connect(server.port);
+    try {
+      const pending = [];
+      for (let i = 0; i < 2000; i++) {
+        const key = Buffer.from(`save:${i}`);
+        const value = Buffer.from(i % 10 === 0 ? '' : `value ${i} ✓`);
+        const exp = i % 3 === 0 ? NOW + HOUR + i : null;
+        pending.push(exp === null ? c.cmd('SET', key, value) : c.cmd('SET', key, value, 'PXAT', exp));
+        want.set(key.toString('hex'), { key, value, exp });
+      }
+      const bin = Buffer.from([0x00, 0xff, 0x0d, 0x0a, 0x80]);
+      const binValue = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+      pending.push(c.cmd('SET', bin, binValue, 'PXAT', NOW + 2 * HOUR));
+      want.set(bin.toString('hex'), { key: bin, value: binValue, exp: NOW + 2 * HOUR });
+      pending.push(c.cmd('SET', 'deleted', 'x'), c.cmd('DEL', 'deleted'));
+      await Promise.all(pending);
+
+      const reply = await c.send('SAVE');
+      if (reply instanceof RespError && /unknown command/i.test(reply.message)) {
+        t.skip(`the server does not have SAVE yet (${reply.message})`);
+        return;
+      }
+      assert.equal(reply, 'OK', `SAVE: ${reply}`);
+    } finally {
+      c.close();
+    }
+    const snaps = fs.readdirSync(dataDir).filter((f) => /^snapshot-\d{20}\.parquet$/.test(f));
+    assert.equal(snaps.length, 1, `snapshots in the data dir: ${fs.readdirSync(dataDir)}`);
+    const got = await duckRows(path.join(dataDir, 'snapshot-*.parquet'));
+    assert.equal(got.length, want.size, 'rows in the snapshot');
+    for (const r of got) {
+      const w = want.get(r.key.toString('hex'));
+      assert.ok(w, `unexpected key ${quoted(r.key)}`);
+      assert.ok(r.value.equals(w.value), `value of ${quoted(r.key)}`);
+      assert.equal(r.exp, w.exp, `expiry of ${quoted(r.key)}`);
+    }
+    const types = await describe(path.join(dataDir, snaps[0]));
+    assert.equal(types.key, 'BLOB', 'a binary key makes the key column BLOB');
+    assert.equal(types.value, 'BLOB');
+  } finally {
+    assert.equal(await stopServer(server), 0, `server exit status; log:\n${server.log()}`);
+  }
+});
