@@ -41,7 +41,7 @@ done
 case "$ROUNDS$KEYS$LAT_N" in *[!0-9]*) die "ROUNDS, KEYS and LAT_N must be numbers" ;; esac
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/minidb-vs-redis-snapshot.XXXXXX")
-SRV_PID="" BG_PID=""
+SRV_PID="" BG_PID="" STARTS=0
 cleanup() {
 	[ -n "$BG_PID" ] && kill "$BG_PID" 2>/dev/null
 	stop_pid "$SRV_PID"
@@ -92,7 +92,9 @@ for i in range(n):
 PY
 
 start_server() { # kind dir
-	local kind=$1 dir=$2 log=$2/server.log i
+	local kind=$1 dir=$2 log i
+	STARTS=$((STARTS + 1))
+	log=$dir/server.$STARTS.log # one per start: the port is read from it
 	mkdir -p "$dir"
 	if [ "$kind" = minidb ]; then
 		# shellcheck disable=SC2086

@@ -302,6 +302,17 @@ static const struct opt opts[] = {
          .metavar = "CODEC",
          .help = "Parquet page compression of snapshots: zstd, snappy, none, gzip, brotli or "
                  "lz4_raw"},
+        {.flag = "snapshot-compression-level",
+         .key = "storage.snapshot_compression_level",
+         .type = OPT_INT,
+         .offset = FIELD(snapshot_compression_level, int),
+         .min = -7,
+         .max = 22,
+         .def = "1",
+         .metavar = "N",
+         .help = "compression level (zstd -7..22, gzip 1..9, brotli 2..11; snappy and "
+                 "lz4_raw have none); 0 is the codec's default. Level 1 of zstd writes "
+                 "about 1.6 times as fast as its default 3, for files about 4% larger"},
         {.flag = "snapshot-on-shutdown",
          .key = "storage.snapshot_on_shutdown",
          .type = OPT_BOOL,

@@ -38,29 +38,30 @@ typedef struct config {
 	                         * string (Redis's proto-max-bulk-len); default 512 MiB */
 	int max_array_len;      /* --max-array-len, limits.max_array_len: most arguments in
 	                         * one RESP command; default 1048576 */
-	size_t max_query_buffer_bytes; /* --max-query-buffer-bytes: unparsed input one
-	                                * client may hold (client-query-buffer-limit); 1 GiB */
-	size_t maxmemory;              /* --maxmemory, memory.maxmemory; 0 = no limit */
-	int maxmemory_policy;          /* --maxmemory-policy, memory.maxmemory_policy: a
-	                                * STORE_EVICT_* value; default noeviction */
-	int fsync;                     /* --fsync, storage.fsync: a WAL_FSYNC_* value;
-	                                * default everysec */
-	size_t wal_segment_bytes;      /* --wal-segment-bytes, storage.wal_segment_bytes;
-	                                * default 64 MiB */
-	int wal_recover;               /* --wal-recover, storage.wal_recover: 0 = refuse to start
-	                                * on a damaged log (default), 1 = truncate it there */
-	char *file_path;               /* storage.file_path: the original's Parquet file, kept
-	                                * as a link to the newest snapshot; NULL if not set */
-	int snapshot_every;            /* --snapshot-every seconds; 0 = no timed snapshots */
-	int snapshot_min_changes;      /* --snapshot-min-changes: the timed snapshot waits
-	                                * for this many changes since the last one */
-	size_t snapshot_wal_bytes;     /* --snapshot-wal-bytes: snapshot once this much WAL
-	                                * was written since the last one; 0 = off */
-	int snapshots_keep;            /* --snapshots-keep: snapshots kept (>= 1) */
-	int snapshot_compression;      /* --snapshot-compression: a PQ_CODEC_* value */
-	bool snapshot_on_shutdown;     /* --snapshot-on-shutdown: snapshot on a clean stop */
-	enum log_level log_level;      /* --log-level, logging.level; default info */
-	enum log_format log_format;    /* --log-format json|text, logging.format; default json */
+	size_t max_query_buffer_bytes;  /* --max-query-buffer-bytes: unparsed input one
+	                                 * client may hold (client-query-buffer-limit); 1 GiB */
+	size_t maxmemory;               /* --maxmemory, memory.maxmemory; 0 = no limit */
+	int maxmemory_policy;           /* --maxmemory-policy, memory.maxmemory_policy: a
+	                                 * STORE_EVICT_* value; default noeviction */
+	int fsync;                      /* --fsync, storage.fsync: a WAL_FSYNC_* value;
+	                                 * default everysec */
+	size_t wal_segment_bytes;       /* --wal-segment-bytes, storage.wal_segment_bytes;
+	                                 * default 64 MiB */
+	int wal_recover;                /* --wal-recover, storage.wal_recover: 0 = refuse to start
+	                                 * on a damaged log (default), 1 = truncate it there */
+	char *file_path;                /* storage.file_path: the original's Parquet file, kept
+	                                 * as a link to the newest snapshot; NULL if not set */
+	int snapshot_every;             /* --snapshot-every seconds; 0 = no timed snapshots */
+	int snapshot_min_changes;       /* --snapshot-min-changes: the timed snapshot waits
+	                                 * for this many changes since the last one */
+	size_t snapshot_wal_bytes;      /* --snapshot-wal-bytes: snapshot once this much WAL
+	                                 * was written since the last one; 0 = off */
+	int snapshots_keep;             /* --snapshots-keep: snapshots kept (>= 1) */
+	int snapshot_compression;       /* --snapshot-compression: a PQ_CODEC_* value */
+	int snapshot_compression_level; /* --snapshot-compression-level; 0: the codec's default */
+	bool snapshot_on_shutdown;      /* --snapshot-on-shutdown: snapshot on a clean stop */
+	enum log_level log_level;       /* --log-level, logging.level; default info */
+	enum log_format log_format;     /* --log-format json|text, logging.format; default json */
 
 	/* Accepted for compatibility with the original Mini DB's config file.
 	 * TLS and authentication are implemented by a later issue; until then

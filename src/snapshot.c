@@ -247,6 +247,9 @@ static int load_file(snapshot_t *s, const char *path, bool need_seq, uint64_t wa
 		rc = -EBADMSG;
 		goto out;
 	}
+	/* Sized once for the file's rows: no table resizes during the load. */
+	if (pqr_metadata(f)->num_rows > 0)
+		store_reserve(s->st, (uint64_t)pqr_metadata(f)->num_rows);
 	c = pqr_cursor_open(f, kc, vc, tc >= 0 ? tc : -1, err, errlen);
 	if (c == NULL) {
 		rc = -EBADMSG;
@@ -392,6 +395,7 @@ static pqw *open_writer(const snapshot_t *s, int *fd, uint64_t seq)
 	pqw_options o;
 	pqw_options_init(&o);
 	o.codec = s->cfg->snapshot_compression;
+	o.level = s->cfg->snapshot_compression_level;
 	o.kv = &kv;
 	o.num_kv = 1;
 	return pqw_open(&o, pqw_write_fd, fd);

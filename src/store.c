@@ -258,6 +258,27 @@ static void do_table_release(struct shard *sh, struct table *t)
 	*t = (struct table){0};
 }
 
+void store_reserve(store_t *st, uint64_t keys)
+{
+	/* A little over an even share: shards differ by a few standard
+	 * deviations of a binomial (sqrt(share)). */
+	uint64_t share = keys / st->nshards;
+	share += share / 16 + 64;
+	for (unsigned i = 0; i < st->nshards; i++) {
+		struct shard *sh = &st->shards[i];
+		struct table t;
+
+		pthread_mutex_lock(&sh->lock);
+		if (sh->ht[0].used == 0 && sh->ht[1].slot == NULL &&
+		    size_for(sh, (size_t)share) > sh->ht[0].size &&
+		    do_table_alloc(sh, &t, size_for(sh, (size_t)share))) {
+			do_table_release(sh, &sh->ht[0]);
+			sh->ht[0] = t;
+		}
+		pthread_mutex_unlock(&sh->lock);
+	}
+}
+
 static bool rehashing(const struct shard *sh)
 {
 	return sh->ht[1].slot != NULL;

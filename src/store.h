@@ -231,6 +231,12 @@ uint64_t store_scan(store_t *st, uint64_t cursor, store_key_fn fn, void *arg);
  * expired keys are left). */
 int store_random_key(store_t *st, store_key_fn fn, void *arg);
 
+/* Sizes the tables of empty shards for keys keys spread evenly, so that
+ * loading that many (a snapshot) needs no resize. Shards that hold keys are
+ * left alone. Best effort: an allocation failure leaves the shard as it
+ * was (it grows on demand). */
+void store_reserve(store_t *st, uint64_t keys);
+
 /* ---- Whole-keyspace view (snapshots) ---- */
 
 /* Takes every shard lock, in ascending order: no change is in progress and

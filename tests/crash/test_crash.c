@@ -51,6 +51,7 @@
 #include "harness.h"
 
 enum {
+	ARGS_MAX = 12, /* server flags of one start, NULL included */
 	DEFAULT_CYCLES = 50,
 	N_WRITERS = 4,
 	MAX_BATCH = 16,                /* commands per pipelined write */
@@ -430,6 +431,7 @@ typedef struct crash_run {
 	uint32_t cycle;
 	int verbose;             /* MINIDB_CRASH_VERBOSE: a line per cycle */
 	const char *segment_arg; /* --wal-segment-bytes of the running server */
+	uint64_t snapshot_loads; /* restarts that began from a snapshot */
 	mdb_server *s;
 	/* the model of the current data dir */
 	key_rec *keys;
@@ -604,18 +606,28 @@ static long long data_dir_bytes(const crash_run *r, char *listing, size_t cap)
 	return total;
 }
 
-/* The server's flags for one start: the policy, and a log segment size that
- * varies so kills also land around rotations. */
-static void server_args(crash_run *r, const char *args[6])
+/* The server's flags for one start: the policy, a log segment size that
+ * varies so kills also land around rotations, and in two starts of three
+ * background snapshots every 256 KiB of log (kept 1 or 2), so kills also
+ * land inside a BGSAVE, between its rename and the deletion of what it
+ * covers, and in the load of a snapshot at the next start. */
+static void server_args(crash_run *r, const char *args[ARGS_MAX])
 {
 	int n = 0;
 	static const char *const sizes[] = {"65536", "1048576", "default"};
 	const char *size = sizes[rng_next(&r->rng) % 3];
+	unsigned snap = rng_next(&r->rng) % 3;
 	args[n++] = "--fsync";
 	args[n++] = r->policy;
 	if (strcmp(size, "default") != 0) {
 		args[n++] = "--wal-segment-bytes";
 		args[n++] = size;
+	}
+	if (snap > 0) {
+		args[n++] = "--snapshot-wal-bytes";
+		args[n++] = "262144";
+		args[n++] = "--snapshots-keep";
+		args[n++] = snap == 1 ? "1" : "2";
 	}
 	args[n] = NULL;
 	r->segment_arg = size;
@@ -666,6 +678,8 @@ static int wait_ready(crash_run *r, int recovering, long long t0)
 		failf(r, "the restarted server did not log a line containing \"recovered\"");
 		rc = -1;
 	}
+	if (log != NULL && strstr(log, "\"component\":\"snapshot\",\"msg\":\"loaded\"") != NULL)
+		r->snapshot_loads++;
 	free(log);
 	return rc;
 }
@@ -673,7 +687,7 @@ static int wait_ready(crash_run *r, int recovering, long long t0)
 /* Starts the server on the existing data dir and waits until it is ready. */
 static int restart(crash_run *r)
 {
-	const char *args[6];
+	const char *args[ARGS_MAX];
 	server_args(r, args);
 	r->log_cur = file_size(r->s->log_path);
 	long long t0 = mdb_now_ms();
@@ -697,7 +711,7 @@ static int new_epoch(crash_run *r)
 	}
 	model_reset(r);
 	r->epochs++;
-	const char *args[6];
+	const char *args[ARGS_MAX];
 	server_args(r, args);
 	r->s = mdb_start(args);
 	if (r->s == NULL) {
@@ -1056,7 +1070,7 @@ static int run_cycle(crash_run *r)
 	int rc = started == N_WRITERS && r->failures == 0 ? 0 : -1;
 	if (rc == 0 && rng_range(&r->rng, 1, RECOVERY_KILL_EVERY) == 1) {
 		/* Once more while it recovers: replay must not destroy anything. */
-		const char *args[6];
+		const char *args[ARGS_MAX];
 		server_args(r, args);
 		r->log_cur = file_size(r->s->log_path);
 		if (mdb_restart(r->s, args) != 0) {
@@ -1178,11 +1192,11 @@ static void run_policy(const char *policy)
 	printf("crash: policy=%s cycles=%" PRIu32 " acknowledged_writes=%" PRIu64
 	       " acknowledged_dels=%" PRIu64 " verified=%" PRIu64 " missing=%" PRIu64
 	       " dels_undone=%" PRIu64 " max_lost_age_ms=%lld recovery_kills=%" PRIu64
-	       " epochs=%" PRIu32 " max_restart_ms=%lld verify_ms=%lld failures=%" PRIu64
-	       " seed=%" PRIu64 " elapsed_ms=%lld\n",
+	       " epochs=%" PRIu32 " snapshot_loads=%" PRIu64 " max_restart_ms=%lld verify_ms=%lld"
+	       " failures=%" PRIu64 " seed=%" PRIu64 " elapsed_ms=%lld\n",
 	       policy, r.cycle, r.acked_sets, r.acked_dels, r.verified, r.missing, r.dels_undone,
-	       r.max_lost_age, r.recovery_kills, r.epochs, r.max_restart_ms, r.verify_ms,
-	       r.failures, r.seed, elapsed);
+	       r.max_lost_age, r.recovery_kills, r.epochs, r.snapshot_loads, r.max_restart_ms,
+	       r.verify_ms, r.failures, r.seed, elapsed);
 	fflush(stdout);
 	free(r.keys);
 	free(r.list);

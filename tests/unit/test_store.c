@@ -725,10 +725,46 @@ static void test_evict_policy_names_parse_and_print_back(void **state)
 	assert_string_equal(store_evict_policy_name(8), "unknown");
 }
 
+/* store_reserve sizes empty shards for a load: inserting that many keys
+ * afterwards starts no resize, and a shard holding keys is left alone. */
+static void test_reserve_sizes_empty_shards_so_a_load_needs_no_resize(void **state)
+{
+	(void)state;
+	enum { N = 100000 };
+	store_t *st = store_create(NULL);
+	assert_non_null(st);
+	store_stats before, after;
+	store_stats_get(st, &before);
+	store_reserve(st, N);
+	store_stats_get(st, &after);
+	assert_true(after.buckets > before.buckets);
+	assert_true(after.buckets >= N);
+	uint64_t reserved = after.buckets;
+	for (int i = 0; i < N; i++) {
+		char k[32];
+		int n = snprintf(k, sizeof k, "key:%012d", i);
+		assert_int_equal(store_set(st, k, (size_t)n, "v", 1, 0), STORE_OK);
+		if (i % 997 == 0) {
+			store_stats_get(st, &after);
+			assert_int_equal(after.rehashing, 0);
+		}
+	}
+	store_stats_get(st, &after);
+	assert_int_equal(after.buckets, reserved);
+	assert_int_equal(after.rehashing, 0);
+	assert_int_equal(store_count(st), N);
+	/* Shards with keys keep their tables. */
+	store_reserve(st, 100 * (uint64_t)N);
+	store_stats_get(st, &after);
+	assert_int_equal(after.buckets, reserved);
+	store_free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_set_then_get_returns_the_value_and_its_expiry),
+	        cmocka_unit_test(test_reserve_sizes_empty_shards_so_a_load_needs_no_resize),
 	        cmocka_unit_test(
 	                test_set_on_an_existing_key_replaces_value_and_expiry_without_adding_a_key),
 	        cmocka_unit_test(test_del_removes_the_key_and_reports_a_missing_one),
