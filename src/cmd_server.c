@@ -366,6 +366,7 @@ enum param_kind {
 	PK_POLICY, /* the store's maxmemory policy, by name */
 	PK_PORT,   /* the bound port when there is a server, else the configured one */
 	PK_FSYNC,  /* --fsync, by Redis's appendfsync names */
+	PK_SAVE,   /* the timed snapshot rule in Redis's "seconds changes" form */
 };
 
 typedef struct param {
@@ -382,7 +383,7 @@ static const param params[] = {
         {"bind", PK_STR, offsetof(config, bind), NULL},
         {"client-query-buffer-limit", PK_SIZE, offsetof(config, max_query_buffer_bytes), NULL},
         {"databases", PK_CONST, 0, "1"},
-        /* No RDB file is written: the snapshots (a later issue) are Parquet. */
+        /* No RDB file is written: snapshots are snapshot-<seq>.parquet. */
         {"dbfilename", PK_CONST, 0, ""},
         {"dir", PK_STR, offsetof(config, data_dir), NULL},
         {"maxclients", PK_INT, offsetof(config, max_clients), NULL},
@@ -392,7 +393,7 @@ static const param params[] = {
         {"maxmemory-samples", PK_CONST, 0, "5"},
         {"port", PK_PORT, 0, NULL},
         {"proto-max-bulk-len", PK_SIZE, offsetof(config, max_bulk_bytes), NULL},
-        {"save", PK_CONST, 0, ""},
+        {"save", PK_SAVE, 0, NULL},
         {"tcp-keepalive", PK_CONST, 0, "0"},
         {"timeout", PK_INT, offsetof(config, idle_timeout), NULL},
 };
@@ -430,6 +431,12 @@ static const char *param_value(cmd_ctx *ctx, const param *p, char *out, size_t s
 	}
 	case PK_PORT:
 		snprintf(out, size, "%d", ctx->srv ? server_port(ctx->srv) : ctx->cfg->port);
+		return out;
+	case PK_SAVE:
+		if (ctx->cfg->snapshot_every == 0)
+			return "";
+		snprintf(out, size, "%d %d", ctx->cfg->snapshot_every,
+		         ctx->cfg->snapshot_min_changes);
 		return out;
 	}
 	return "";
