@@ -243,7 +243,7 @@ static void test_config_get_star_returns_every_parameter(void **state)
 	        "$10\r\nmaxclients\r\n$5\r\n10000\r\n",
 	        "$7\r\ntimeout\r\n$1\r\n0\r\n",
 	        "$9\r\ndatabases\r\n$1\r\n1\r\n",
-	        "$4\r\nsave\r\n$0\r\n\r\n",
+	        "$4\r\nsave\r\n$5\r\n300 1\r\n", /* --snapshot-every, --snapshot-min-changes */
 	        "$10\r\nappendonly\r\n$3\r\nyes\r\n",
 	        "$11\r\nappendfsync\r\n$8\r\neverysec\r\n",
 	        "$18\r\nproto-max-bulk-len\r\n$9\r\n536870912\r\n",
@@ -269,8 +269,8 @@ static void test_config_get_matches_globs_case_insensitively_and_reports_each_on
 	assert_non_null(strstr(out, "$17\r\nmaxmemory-samples\r\n"));
 	out = cmds_run(s, R3, "CONFIG", "GET", "MAX*", "maxmemory", "maxclients", NULL);
 	assert_int_equal(header_count(out, '%'), 4);
-	EXPECT(s, R3, "%2\r\n$4\r\nport\r\n$4\r\n8080\r\n$4\r\nsave\r\n$0\r\n\r\n", "CONFIG", "GET",
-	       "?o?t", "s[a-c]ve");
+	EXPECT(s, R3, "%2\r\n$4\r\nport\r\n$4\r\n8080\r\n$4\r\nsave\r\n$5\r\n300 1\r\n", "CONFIG",
+	       "GET", "?o?t", "s[a-c]ve");
 	EXPECT(s, R2, "*0\r\n", "CONFIG", "GET", "nosuch");
 	EXPECT(s, R3, "%0\r\n", "CONFIG", "GET", "nosuch*");
 	EXPECT(s, R2, "-ERR wrong number of arguments for 'config|get' command\r\n", "CONFIG",
