@@ -596,7 +596,9 @@ static void record(snapshot_t *s, int rc, uint64_t seq, uint64_t rows, uint64_t 
 		msgf(s->info.last_error, sizeof s->info.last_error, "%s", msg);
 		s->retry_ms = s->retry_ms ? s->retry_ms * 2 : RETRY_FIRST_MS;
 	}
-	uint64_t every = (uint64_t)s->cfg->snapshot_every * 1000u;
+	/* Without timed snapshots the retry still backs off, up to a minute. */
+	uint64_t every =
+	        s->cfg->snapshot_every > 0 ? (uint64_t)s->cfg->snapshot_every * 1000u : 60000u;
 	uint64_t wait = rc == 0 ? every : (s->retry_ms < every ? s->retry_ms : every);
 	s->next_try_mono = mono_ms() + wait;
 	uint64_t bytes = s->info.last_bytes;
@@ -795,7 +797,8 @@ static bool due(snapshot_t *s, uint64_t now_mono)
 	if (s->cfg->snapshot_every > 0 && now_mono >= s->next_try_mono &&
 	    changes >= (uint64_t)s->cfg->snapshot_min_changes)
 		return true;
-	if (s->cfg->snapshot_wal_bytes > 0 && s->retry_ms == 0 &&
+	/* After a failure, both triggers wait for the retry time. */
+	if (s->cfg->snapshot_wal_bytes > 0 && (s->retry_ms == 0 || now_mono >= s->next_try_mono) &&
 	    hook_wal_bytes(s) - s->wal_bytes_at >= s->cfg->snapshot_wal_bytes)
 		return true;
 	return false;
