@@ -10,16 +10,13 @@
  * command was queued for the write to the moment its reply line was parsed.
  *
  * Latencies go into a per-worker log-linear histogram (below), merged at the end.
- * Standalone program: libc and pthreads only, never src/ headers.
+ * Standalone program: libc, pthreads and tool_common.c only, never src/ headers.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -35,12 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef MINIDB_VERSION
-#define MINIDB_VERSION "0.1.0"
-#endif
-#ifndef MINIDB_COMMIT
-#define MINIDB_COMMIT "unknown"
-#endif
+#include "tool_common.h"
 
 /* Exit statuses. */
 enum {
@@ -200,14 +192,6 @@ static void *xcalloc(size_t n, size_t size)
 	return p;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- Histogram ---- */
 
 static unsigned hist_index(uint64_t v)
@@ -310,19 +294,8 @@ static unsigned claim_requests(struct bench_test *t, unsigned want)
 
 static void wbuf_reserve(struct conn *c, size_t more)
 {
-	size_t cap;
-	char *p;
-
-	if (c->wlen + more <= c->wcap)
-		return;
-	cap = c->wcap ? c->wcap : 4096;
-	while (cap < c->wlen + more)
-		cap *= 2;
-	p = realloc(c->wbuf, cap);
-	if (p == NULL)
+	if (tool_buf_grow(&c->wbuf, &c->wcap, c->wlen + more, 4096) < 0)
 		die("out of memory");
-	c->wbuf = p;
-	c->wcap = cap;
 }
 
 /* Writes "key:<n>" at p; returns its length. */
@@ -455,20 +428,16 @@ static void conn_fill(struct worker *w, struct conn *c, uint64_t now)
 /* Writes what the connection has queued until done or the socket is full. */
 static void conn_flush(struct worker *w, struct conn *c)
 {
-	ssize_t n;
+	int err;
 
-	while (!c->dead && c->woff < c->wlen) {
-		n = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff, MSG_NOSIGNAL);
-		if (n > 0) {
-			c->woff += (size_t)n;
-		} else if (n < 0 && errno == EINTR) {
-			continue;
-		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			return; /* EPOLLOUT will call again */
-		} else {
-			conn_fail(w, c, sock_error_text(n < 0 ? errno : EIO));
+	if (!c->dead) {
+		err = tool_send_avail(c->fd, c->wbuf, c->wlen, &c->woff);
+		if (err != 0) {
+			conn_fail(w, c, sock_error_text(err));
 			return;
 		}
+		if (c->woff < c->wlen)
+			return; /* the socket is full: EPOLLOUT will call again */
 	}
 	c->woff = c->wlen = 0;
 }
@@ -561,18 +530,12 @@ static void conn_read(struct worker *w, struct conn *c)
 	ssize_t n;
 
 	while (!c->dead) {
-		if (c->rcap - c->rlen < READ_CHUNK / 4) {
-			size_t cap = c->rcap ? c->rcap * 2 : READ_CHUNK;
-			char *p = realloc(c->rbuf, cap);
-			if (p == NULL)
-				die("out of memory");
-			c->rbuf = p;
-			c->rcap = cap;
-		}
+		if (tool_buf_grow(&c->rbuf, &c->rcap, c->rlen + READ_CHUNK / 4, READ_CHUNK) < 0)
+			die("out of memory");
 		n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
 		if (n > 0) {
 			c->rlen += (size_t)n;
-			conn_parse(w, c, now_ns());
+			conn_parse(w, c, tool_now_ns());
 		} else if (n == 0) {
 			conn_fail(w, c, "server closed the connection");
 		} else if (errno == EINTR) {
@@ -592,7 +555,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct bench_test *t = w->t;
 	struct epoll_event evs[EPOLL_BATCH];
-	uint64_t now, start;
+	uint64_t start;
 	int epfd, i, n, ms;
 
 	epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -606,29 +569,25 @@ static void *worker_main(void *arg)
 	}
 
 	pthread_barrier_wait(&t->start);
-	start = now_ns();
+	start = tool_now_ns();
 	w->stop_issue_ns = UINT64_MAX;
 	if (t->o->duration_s > 0)
 		w->stop_issue_ns = start + (uint64_t)(t->o->duration_s * 1e9);
 	for (i = 0; i < w->nconns; i++) {
-		conn_fill(w, &w->conns[i], now_ns());
+		conn_fill(w, &w->conns[i], tool_now_ns());
 		conn_flush(w, &w->conns[i]);
 	}
 
 	/* Replies are what trigger new requests, so with nothing in flight
 	 * there is nothing more to do. */
 	while (w->inflight > 0) {
-		ms = -1;
-		if (t->hard_deadline_ns != 0) {
-			now = now_ns();
-			if (now >= t->hard_deadline_ns) {
-				w->timed_out = 1;
-				break;
-			}
-			ms = (int)((t->hard_deadline_ns - now + 999999) / 1000000);
-			if (ms > 1000)
-				ms = 1000;
+		ms = tool_ms_left(t->hard_deadline_ns);
+		if (ms == 0) {
+			w->timed_out = 1;
+			break;
 		}
+		if (ms > 1000)
+			ms = 1000;
 		n = epoll_wait(epfd, evs, EPOLL_BATCH, ms);
 		if (n < 0 && errno != EINTR)
 			die("epoll_wait failed");
@@ -638,98 +597,15 @@ static void *worker_main(void *arg)
 				continue;
 			if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 				conn_read(w, c);
-			conn_fill(w, c, now_ns());
+			conn_fill(w, c, tool_now_ns());
 			conn_flush(w, c);
 		}
 		atomic_store_explicit(&w->progress, w->replies, memory_order_relaxed);
 	}
-	w->end_ns = now_ns();
+	w->end_ns = tool_now_ns();
 	atomic_store_explicit(&w->progress, w->replies, memory_order_relaxed);
 	atomic_store_explicit(&w->finished, 1, memory_order_release);
 	close(epfd);
-	return NULL;
-}
-
-/* Opens one non-blocking connection, waiting no later than deadline_ns (0:
- * no limit). Returns the fd, or -1 with *err set. */
-static int connect_one(const struct addrinfo *ai, uint64_t deadline_ns, int *err)
-{
-	struct pollfd pfd;
-	socklen_t len;
-	int fd, one = 1, rc, ms;
-
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-	if (fd < 0) {
-		*err = errno;
-		return -1;
-	}
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-		if (errno != EINPROGRESS && errno != EINTR) {
-			*err = errno;
-			close(fd);
-			return -1;
-		}
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		for (;;) {
-			ms = -1;
-			if (deadline_ns != 0) {
-				uint64_t now = now_ns();
-				if (now >= deadline_ns) {
-					*err = ETIMEDOUT;
-					close(fd);
-					return -1;
-				}
-				ms = (int)((deadline_ns - now + 999999) / 1000000);
-			}
-			rc = poll(&pfd, 1, ms);
-			if (rc > 0)
-				break;
-			if (rc < 0 && errno != EINTR) {
-				*err = errno;
-				close(fd);
-				return -1;
-			}
-		}
-		len = sizeof(*err);
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, err, &len) < 0)
-			*err = errno;
-		if (*err != 0) {
-			close(fd);
-			return -1;
-		}
-	}
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fd;
-}
-
-/* Resolves host:port to the first address that accepts a connection. Returns
- * a list the caller frees with freeaddrinfo(), *use pointing into it; NULL
- * after printing why. */
-static struct addrinfo *resolve(const struct bench_opts *o, uint64_t deadline_ns,
-                                const struct addrinfo **use)
-{
-	struct addrinfo hints = {0}, *res, *ai;
-	int rc, fd, err = ECONNREFUSED;
-
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	rc = getaddrinfo(o->host, o->port, &hints, &res);
-	if (rc != 0) {
-		fprintf(stderr, "%s: cannot resolve %s: %s\n", prog, o->host, gai_strerror(rc));
-		return NULL;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = connect_one(ai, deadline_ns, &err);
-		if (fd >= 0) {
-			close(fd);
-			*use = ai;
-			return res;
-		}
-	}
-	fprintf(stderr, "%s: cannot connect to %s port %s: %s\n", prog, o->host, o->port,
-	        strerror(err));
-	freeaddrinfo(res);
 	return NULL;
 }
 
@@ -771,8 +647,8 @@ static void show_progress(struct worker *ws, int nw, const char *label, uint64_t
 		}
 		if (done)
 			break;
-		if (now_ns() - last_print >= 1000000000u) {
-			last_print = now_ns();
+		if (tool_now_ns() - last_print >= 1000000000u) {
+			last_print = tool_now_ns();
 			fprintf(stderr, "\r%s: %" PRIu64 " requests, %.2f ops/s    ", label, total,
 			        (double)total / ((double)(last_print - t0) / 1e9));
 		}
@@ -801,9 +677,9 @@ static int run_test(const struct bench_opts *o, const struct test_name *tn,
 	for (i = 0; i < o->clients; i++)
 		conns[i].fd = -1;
 	for (i = 0; i < o->clients; i++) {
-		conns[i].fd = connect_one(ai, hard_deadline_ns, &err);
+		conns[i].fd = tool_connect_addr(ai, hard_deadline_ns, &err);
 		if (conns[i].fd < 0 && err == ETIMEDOUT && hard_deadline_ns != 0 &&
-		    now_ns() >= hard_deadline_ns) {
+		    tool_now_ns() >= hard_deadline_ns) {
 			res->name = tn;
 			res->timed_out = 1; /* the caller reports it */
 			goto cleanup;
@@ -838,7 +714,7 @@ static int run_test(const struct bench_opts *o, const struct test_name *tn,
 			die("pthread_create failed");
 	}
 	pthread_barrier_wait(&t.start);
-	t0 = now_ns();
+	t0 = tool_now_ns();
 
 	progress = !o->quiet && isatty(STDERR_FILENO);
 	if (progress)
@@ -944,39 +820,7 @@ static void print_json(const struct bench_opts *o, const struct test_result *rs,
 
 static int usage_error(const char *opt, const char *problem)
 {
-	fprintf(stderr, "%s: %s: %s\nTry '%s --help'.\n", prog, opt, problem, prog);
-	return BENCH_EXIT_USAGE;
-}
-
-/* Parses an unsigned decimal in [min, max]. Returns 0 or -1. */
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int parse_seconds(const char *s, double *out)
-{
-	char *end;
-	double v;
-
-	if (s == NULL)
-		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || !(v >= 0 && v <= 1e7))
-		return -1;
-	*out = v;
-	return 0;
+	return tool_usage_error(prog, opt, problem, BENCH_EXIT_USAGE);
 }
 
 static int parse_tests(char *list, struct bench_opts *o)
@@ -994,38 +838,6 @@ static int parse_tests(char *list, struct bench_opts *o)
 		o->tests[o->ntests++] = &test_names[i];
 	}
 	return o->ntests > 0 ? 0 : -1;
-}
-
-/* Matches argv word a against an option spelled -x or --long (either may be
- * NULL). Returns the length of the spelling matched, so that an attached value
- * ("-c50", "--port=8080") follows it, or 0. */
-static size_t match_opt(const char *a, const char *shortname, const char *longname)
-{
-	size_t n;
-
-	if (shortname != NULL && strncmp(a, shortname, 2) == 0)
-		return 2;
-	if (longname == NULL)
-		return 0;
-	n = strlen(longname);
-	if (strncmp(a, longname, n) == 0 && (a[n] == '\0' || a[n] == '='))
-		return n;
-	return 0;
-}
-
-/* The value of the option spelled by the first n bytes of argv[*i]: attached,
- * or the next word (advancing *i); NULL when there is none. */
-static char *opt_value(int argc, char **argv, int *i, size_t n)
-{
-	char *a = argv[*i];
-
-	if (a[n] == '=' && a[1] == '-')
-		return a + n + 1;
-	if (a[n] != '\0')
-		return a + n;
-	if (*i + 1 >= argc)
-		return NULL;
-	return argv[++*i];
 }
 
 /* Fills o from argv. Returns -1 to go on, else an exit status. */
@@ -1057,56 +869,56 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 			o->quiet = 1;
 			continue;
 		}
-		if ((n = match_opt(a, "-h", "--host")) != 0) {
-			val = opt_value(argc, argv, &i, n);
+		if ((n = tool_match_opt(a, "-h", "--host")) != 0) {
+			val = tool_opt_value(argc, argv, &i, n);
 			if (val == NULL || *val == '\0')
 				return usage_error(a, "needs a host");
 			o->host = val;
-		} else if ((n = match_opt(a, "-p", "--port")) != 0) {
-			val = opt_value(argc, argv, &i, n);
-			if (parse_u64(val, 1, 65535, &v) < 0)
+		} else if ((n = tool_match_opt(a, "-p", "--port")) != 0) {
+			val = tool_opt_value(argc, argv, &i, n);
+			if (tool_parse_u64(val, 1, 65535, &v) < 0)
 				return usage_error(a, "needs a port number (1-65535)");
 			o->port = val;
-		} else if ((n = match_opt(a, "-c", "--clients")) != 0) {
-			val = opt_value(argc, argv, &i, n);
-			if (parse_u64(val, 1, 1000000, &v) < 0)
+		} else if ((n = tool_match_opt(a, "-c", "--clients")) != 0) {
+			val = tool_opt_value(argc, argv, &i, n);
+			if (tool_parse_u64(val, 1, 1000000, &v) < 0)
 				return usage_error(a, "needs a number of clients (1-1000000)");
 			o->clients = (int)v;
-		} else if ((n = match_opt(a, "-n", "--requests")) != 0) {
-			val = opt_value(argc, argv, &i, n);
-			if (parse_u64(val, 0, UINT64_MAX / 2, &o->requests) < 0)
+		} else if ((n = tool_match_opt(a, "-n", "--requests")) != 0) {
+			val = tool_opt_value(argc, argv, &i, n);
+			if (tool_parse_u64(val, 0, UINT64_MAX / 2, &o->requests) < 0)
 				return usage_error(a, "needs a number of requests");
-		} else if ((n = match_opt(a, "-P", "--pipeline")) != 0) {
-			val = opt_value(argc, argv, &i, n);
-			if (parse_u64(val, 1, MAX_PIPELINE, &v) < 0)
+		} else if ((n = tool_match_opt(a, "-P", "--pipeline")) != 0) {
+			val = tool_opt_value(argc, argv, &i, n);
+			if (tool_parse_u64(val, 1, MAX_PIPELINE, &v) < 0)
 				return usage_error(a, "needs a pipeline depth (1-65536)");
 			o->pipeline = (int)v;
-		} else if ((n = match_opt(a, "-r", "--keyspace")) != 0) {
-			val = opt_value(argc, argv, &i, n);
-			if (parse_u64(val, 1, UINT64_MAX, &o->keyspace) < 0)
+		} else if ((n = tool_match_opt(a, "-r", "--keyspace")) != 0) {
+			val = tool_opt_value(argc, argv, &i, n);
+			if (tool_parse_u64(val, 1, UINT64_MAX, &o->keyspace) < 0)
 				return usage_error(a, "needs a keyspace size >= 1");
-		} else if ((n = match_opt(a, "-d", "--value-bytes")) != 0) {
-			val = opt_value(argc, argv, &i, n);
-			if (parse_u64(val, 0, MAX_VALUE_BYTES, &v) < 0)
+		} else if ((n = tool_match_opt(a, "-d", "--value-bytes")) != 0) {
+			val = tool_opt_value(argc, argv, &i, n);
+			if (tool_parse_u64(val, 0, MAX_VALUE_BYTES, &v) < 0)
 				return usage_error(a, "needs a value size (0-536870912)");
 			o->value_bytes = (size_t)v;
-		} else if ((n = match_opt(a, "-t", "--tests")) != 0) {
-			val = opt_value(argc, argv, &i, n);
+		} else if ((n = tool_match_opt(a, "-t", "--tests")) != 0) {
+			val = tool_opt_value(argc, argv, &i, n);
 			if (val == NULL || parse_tests(val, o) < 0)
 				return usage_error(
 				        a, "needs tests from set,lookup,get,ping,exists,del");
-		} else if ((n = match_opt(a, NULL, "--threads")) != 0) {
-			val = opt_value(argc, argv, &i, n);
-			if (parse_u64(val, 1, MAX_THREADS, &v) < 0)
+		} else if ((n = tool_match_opt(a, NULL, "--threads")) != 0) {
+			val = tool_opt_value(argc, argv, &i, n);
+			if (tool_parse_u64(val, 1, MAX_THREADS, &v) < 0)
 				return usage_error(a, "needs a number of threads (1-1024)");
 			o->threads = (int)v;
-		} else if ((n = match_opt(a, NULL, "--duration")) != 0) {
-			val = opt_value(argc, argv, &i, n);
-			if (parse_seconds(val, &o->duration_s) < 0)
+		} else if ((n = tool_match_opt(a, NULL, "--duration")) != 0) {
+			val = tool_opt_value(argc, argv, &i, n);
+			if (tool_parse_seconds(val, 1e7, &o->duration_s) < 0)
 				return usage_error(a, "needs a number of seconds");
-		} else if ((n = match_opt(a, NULL, "--timeout")) != 0) {
-			val = opt_value(argc, argv, &i, n);
-			if (parse_seconds(val, &o->timeout_s) < 0)
+		} else if ((n = tool_match_opt(a, NULL, "--timeout")) != 0) {
+			val = tool_opt_value(argc, argv, &i, n);
+			if (tool_parse_seconds(val, 1e7, &o->timeout_s) < 0)
 				return usage_error(a, "needs a number of seconds");
 		} else {
 			return usage_error(a, "unknown option");
@@ -1166,7 +978,7 @@ int main(int argc, char **argv)
 		return rc;
 	signal(SIGPIPE, SIG_IGN);
 	if (o.timeout_s > 0)
-		hard_deadline_ns = now_ns() + (uint64_t)(o.timeout_s * 1e9);
+		hard_deadline_ns = tool_now_ns() + (uint64_t)(o.timeout_s * 1e9);
 	if (raise_fd_limit(o.clients) < 0)
 		return BENCH_EXIT_USAGE;
 
@@ -1174,11 +986,13 @@ int main(int argc, char **argv)
 	for (i = 0; i < o.value_bytes; i++)
 		value[i] = value_pattern[i % VALUE_PATTERN_LEN];
 
-	res = resolve(&o, hard_deadline_ns, &ai);
-	if (res == NULL) {
+	/* One probe connection finds the address every client then uses. */
+	rc = tool_connect(prog, o.host, o.port, hard_deadline_ns, &res, &ai);
+	if (rc < 0) {
 		free(value);
 		return BENCH_EXIT_USAGE;
 	}
+	close(rc);
 	if (!o.quiet && !o.json)
 		printf("minidb-bench: %s port %s, %d clients on %d threads, pipeline %d, "
 		       "keyspace %" PRIu64 ", %zu-byte values\n",

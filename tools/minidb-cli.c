@@ -7,16 +7,11 @@
  * read from stdin and sent verbatim, one reply printed per line, as the original
  * Mini DB client did.
  *
- * Standalone program: libc only, never src/ headers. Every wait (connect, write,
- * reply) goes through poll(2) so --timeout bounds it; replies are read through a
- * growing buffer up to the longest line a 512 MiB value can produce.
+ * Standalone program: libc and tool_common.c only, never src/ headers. Every wait
+ * (connect, write, reply) goes through poll(2) so --timeout bounds it; replies are
+ * read through a growing buffer up to the longest line a 512 MiB value can produce.
  */
 #include <errno.h>
-#include <limits.h>
-#include <math.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -26,15 +21,9 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/types.h>
-#include <time.h>
 #include <unistd.h>
 
-#ifndef MINIDB_VERSION
-#define MINIDB_VERSION "0.1.0"
-#endif
-#ifndef MINIDB_COMMIT
-#define MINIDB_COMMIT "unknown"
-#endif
+#include "tool_common.h"
 
 /* Exit statuses, shared by both modes. */
 enum {
@@ -113,71 +102,10 @@ static void die_oom(void)
 	exit(CLI_EXIT_TROUBLE);
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Milliseconds left until deadline, for poll(2): -1 when there is no deadline
- * (deadline 0), 0 when it has passed. */
-static int ms_left(uint64_t deadline)
-{
-	uint64_t now;
-
-	if (deadline == 0)
-		return -1;
-	now = now_ms();
-	if (now >= deadline)
-		return 0;
-	if (deadline - now > INT_MAX)
-		return INT_MAX;
-	return (int)(deadline - now);
-}
-
-static uint64_t deadline_after(int timeout_ms)
-{
-	return timeout_ms < 0 ? 0 : now_ms() + (uint64_t)timeout_ms;
-}
-
-/* Waits for events on fd until deadline. Returns 1 when ready, 0 on timeout,
- * -1 with errno set on failure. */
-static int wait_fd(int fd, short events, uint64_t deadline)
-{
-	struct pollfd pfd = {.fd = fd, .events = events};
-	int rc;
-
-	for (;;) {
-		rc = poll(&pfd, 1, ms_left(deadline));
-		if (rc > 0)
-			return 1;
-		if (rc == 0)
-			return 0;
-		if (errno != EINTR)
-			return -1;
-	}
-}
-
 static void sbuf_reserve(struct sbuf *b, size_t more)
 {
-	size_t want, cap;
-	char *p;
-
-	if (more > SIZE_MAX - b->len)
+	if (more > SIZE_MAX - b->len || tool_buf_grow(&b->p, &b->cap, b->len + more, 256) < 0)
 		die_oom();
-	want = b->len + more;
-	if (want <= b->cap)
-		return;
-	cap = b->cap ? b->cap : 256;
-	while (cap < want)
-		cap = cap > SIZE_MAX / 2 ? want : cap * 2;
-	p = realloc(b->p, cap);
-	if (p == NULL)
-		die_oom();
-	b->p = p;
-	b->cap = cap;
 }
 
 static void sbuf_add(struct sbuf *b, const void *data, size_t n)
@@ -283,89 +211,26 @@ static void cli_build_command(struct sbuf *out, int nwords, char **words)
 	sbuf_addc(out, '\n');
 }
 
-/* Connects to host:port, trying every address getaddrinfo returns, all within
- * one timeout. Returns the connected non-blocking socket, or -1 after printing
- * why to stderr. */
-static int cli_connect(const struct cli_opts *o)
-{
-	struct addrinfo hints = {0}, *res, *ai;
-	uint64_t deadline = deadline_after(o->timeout_ms);
-	int fd = -1, rc, err = 0, one = 1;
-	socklen_t len;
-
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	rc = getaddrinfo(o->host, o->port, &hints, &res);
-	if (rc != 0) {
-		fprintf(stderr, "%s: cannot resolve %s: %s\n", prog, o->host, gai_strerror(rc));
-		return -1;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		            ai->ai_protocol);
-		if (fd < 0) {
-			err = errno;
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		err = errno;
-		if (err == EINPROGRESS || err == EINTR) {
-			rc = wait_fd(fd, POLLOUT, deadline);
-			if (rc == 0) {
-				err = ETIMEDOUT;
-			} else if (rc < 0) {
-				err = errno;
-			} else {
-				len = sizeof(err);
-				if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-					err = errno;
-				if (err == 0)
-					break;
-			}
-		}
-		close(fd);
-		fd = -1;
-		if (err == ETIMEDOUT)
-			break; /* the one timeout covers all addresses */
-	}
-	freeaddrinfo(res);
-	if (fd < 0) {
-		fprintf(stderr, "%s: cannot connect to %s port %s: %s\n", prog, o->host, o->port,
-		        strerror(err ? err : ECONNREFUSED));
-		return -1;
-	}
-	/* One small line per round trip: do not let Nagle hold it back. */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fd;
-}
-
 /* Writes all of buf. timeout_ms bounds each wait for the socket to accept more
  * (progress, not the whole transfer, so a 512 MiB value is not cut short).
  * Returns 0, or a positive errno (ETIMEDOUT on timeout). */
 static int cli_write_all(int fd, const char *buf, size_t len, int timeout_ms)
 {
-	ssize_t n;
+	size_t off = 0;
 	int rc;
 
-	while (len > 0) {
-		n = send(fd, buf, len, MSG_NOSIGNAL);
-		if (n > 0) {
-			buf += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-			return errno;
-		rc = wait_fd(fd, POLLOUT, deadline_after(timeout_ms));
+	for (;;) {
+		rc = tool_send_avail(fd, buf, len, &off);
+		if (rc != 0)
+			return rc;
+		if (off == len)
+			return 0;
+		rc = tool_wait_fd(fd, POLLOUT, tool_deadline_after(timeout_ms));
 		if (rc == 0)
 			return ETIMEDOUT;
 		if (rc < 0)
 			return errno;
 	}
-	return 0;
 }
 
 /* Reads one reply line within timeout_ms. On RD_OK *line points into the
@@ -373,7 +238,7 @@ static int cli_write_all(int fd, const char *buf, size_t len, int timeout_ms)
  * before it. On RD_ERROR errno is set. */
 static enum read_result cli_read_line(struct reader *r, int timeout_ms, char **line, size_t *len)
 {
-	uint64_t deadline = deadline_after(timeout_ms);
+	uint64_t deadline = tool_deadline_after(timeout_ms);
 	char *nl;
 	ssize_t n;
 	int rc;
@@ -400,14 +265,9 @@ static enum read_result cli_read_line(struct reader *r, int timeout_ms, char **l
 			r->end -= r->start;
 			r->start = 0;
 		}
-		if (r->cap - r->end < CLI_READ_CHUNK) {
-			size_t cap = r->cap ? r->cap * 2 : 4 * CLI_READ_CHUNK;
-			char *p = realloc(r->buf, cap);
-			if (p == NULL)
-				die_oom();
-			r->buf = p;
-			r->cap = cap;
-		}
+		if (tool_buf_grow(&r->buf, &r->cap, r->end + CLI_READ_CHUNK, 4 * CLI_READ_CHUNK) <
+		    0)
+			die_oom();
 		n = recv(r->fd, r->buf + r->end, r->cap - r->end, 0);
 		if (n > 0) {
 			r->end += (size_t)n;
@@ -419,7 +279,7 @@ static enum read_result cli_read_line(struct reader *r, int timeout_ms, char **l
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return RD_ERROR;
-		rc = wait_fd(r->fd, POLLIN, deadline);
+		rc = tool_wait_fd(r->fd, POLLIN, deadline);
 		if (rc == 0)
 			return RD_TIMEOUT;
 		if (rc < 0)
@@ -596,26 +456,7 @@ static int cli_run_interactive(int fd, const struct cli_opts *o)
 	return status;
 }
 
-/* Parses a timeout in seconds (fractions allowed) into milliseconds; 0 means
- * none (-1). Returns 0, or -1 if s is not a number in [0, 1e6]. */
-static int parse_timeout(const char *s, int *ms)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || !(v >= 0 && v <= 1e6))
-		return -1;
-	if (v == 0) {
-		*ms = -1;
-		return 0;
-	}
-	v = ceil(v * 1000);
-	*ms = v < 1 ? 1 : (int)v;
-	return 0;
-}
-
+/* strtol's rules (leading blanks and a sign allowed), as the tool always took. */
 static int valid_port(const char *s)
 {
 	char *end;
@@ -626,40 +467,9 @@ static int valid_port(const char *s)
 	return errno == 0 && end != s && *end == '\0' && v >= 1 && v <= 65535;
 }
 
-/* Matches argv word a against an option spelled -x or --long. Returns the
- * length of the spelling that matched (the value, if attached, follows it as
- * "-xVALUE" or "--long=VALUE"), or 0 when a is not this option. */
-static size_t match_opt(const char *a, const char *shortname, const char *longname)
-{
-	size_t n;
-
-	if (shortname != NULL && strncmp(a, shortname, 2) == 0)
-		return 2;
-	n = strlen(longname);
-	if (strncmp(a, longname, n) == 0 && (a[n] == '\0' || a[n] == '='))
-		return n;
-	return 0;
-}
-
-/* Returns the value of the option spelled by the first n bytes of argv[*i]:
- * attached to it or the next word (advancing *i); NULL when there is none. */
-static const char *opt_value(int argc, char **argv, int *i, size_t n)
-{
-	const char *a = argv[*i];
-
-	if (a[n] == '=' && a[1] == '-')
-		return a + n + 1;
-	if (a[n] != '\0')
-		return a + n;
-	if (*i + 1 >= argc)
-		return NULL;
-	return argv[++*i];
-}
-
 static int usage_error(const char *opt, const char *problem)
 {
-	fprintf(stderr, "%s: %s: %s\nTry '%s --help'.\n", prog, opt, problem, prog);
-	return CLI_EXIT_TROUBLE;
+	return tool_usage_error(prog, opt, problem, CLI_EXIT_TROUBLE);
 }
 
 int main(int argc, char **argv)
@@ -687,26 +497,26 @@ int main(int argc, char **argv)
 			printf("minidb-cli %s (%s)\n", MINIDB_VERSION, MINIDB_COMMIT);
 			return CLI_EXIT_OK;
 		}
-		if ((n = match_opt(a, "-h", "--host")) != 0) {
-			v = opt_value(argc, argv, &i, n);
+		if ((n = tool_match_opt(a, "-h", "--host")) != 0) {
+			v = tool_opt_value(argc, argv, &i, n);
 			if (v == NULL || *v == '\0')
 				return usage_error(a, "needs a host");
 			o.host = v;
-		} else if ((n = match_opt(a, "-p", "--port")) != 0) {
-			v = opt_value(argc, argv, &i, n);
+		} else if ((n = tool_match_opt(a, "-p", "--port")) != 0) {
+			v = tool_opt_value(argc, argv, &i, n);
 			if (v == NULL || !valid_port(v))
 				return usage_error(a, "needs a port number (1-65535)");
 			o.port = v;
-		} else if ((n = match_opt(a, NULL, "--timeout")) != 0) {
-			v = opt_value(argc, argv, &i, n);
-			if (v == NULL || parse_timeout(v, &o.timeout_ms) < 0)
+		} else if ((n = tool_match_opt(a, NULL, "--timeout")) != 0) {
+			v = tool_opt_value(argc, argv, &i, n);
+			if (tool_parse_timeout_ms(v, &o.timeout_ms) < 0)
 				return usage_error(a, "needs a number of seconds >= 0");
 		} else {
 			return usage_error(a, "unknown option");
 		}
 	}
 
-	fd = cli_connect(&o);
+	fd = tool_connect(prog, o.host, o.port, tool_deadline_after(o.timeout_ms), NULL, NULL);
 	if (fd < 0)
 		return CLI_EXIT_TROUBLE;
 	if (i < argc)

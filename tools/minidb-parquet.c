@@ -26,13 +26,7 @@
 
 #include "parquet/writer.h"
 #include "parquet_tool.h"
-
-#ifndef MINIDB_VERSION
-#define MINIDB_VERSION "0.1.0"
-#endif
-#ifndef MINIDB_COMMIT
-#define MINIDB_COMMIT "unknown"
-#endif
+#include "tool_common.h"
 
 const char *pt_prog = "minidb-parquet";
 
@@ -89,8 +83,7 @@ static void usage(FILE *out)
 
 static int usage_error(const char *what, const char *problem)
 {
-	fprintf(stderr, "%s: %s: %s\nTry '%s --help'.\n", pt_prog, what, problem, pt_prog);
-	return PT_EXIT_USAGE;
+	return tool_usage_error(pt_prog, what, problem, PT_EXIT_USAGE);
 }
 
 int64_t pt_wall_ms(void)
@@ -533,73 +526,6 @@ out:
 
 /* ---- command line ---- */
 
-/* Matches argv word a against an option spelled -x or --long. Returns the
- * length of the spelling that matched (the value, if attached, follows it as
- * "-xVALUE" or "--long=VALUE"), or 0 when a is not this option. */
-static size_t match_opt(const char *a, const char *shortname, const char *longname)
-{
-	size_t n;
-
-	if (shortname != NULL && strncmp(a, shortname, 2) == 0)
-		return 2;
-	n = strlen(longname);
-	if (strncmp(a, longname, n) == 0 && (a[n] == '\0' || a[n] == '='))
-		return n;
-	return 0;
-}
-
-/* Returns the value of the option spelled by the first n bytes of argv[*i]:
- * attached to it or the next word (advancing *i); NULL when there is none. */
-static const char *opt_value(int argc, char **argv, int *i, size_t n)
-{
-	const char *a = argv[*i];
-
-	if (a[n] == '=' && a[1] == '-')
-		return a + n + 1;
-	if (a[n] != '\0')
-		return a + n;
-	if (*i + 1 >= argc)
-		return NULL;
-	return argv[++*i];
-}
-
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* Parses a timeout in seconds (fractions allowed) into milliseconds; 0 means
- * none (-1). Returns 0, or -1 if s is not a number in [0, 1e6]. */
-static int parse_timeout(const char *s, int *ms)
-{
-	char *end;
-	double v;
-
-	if (s == NULL)
-		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || !(v >= 0 && v <= 1e6))
-		return -1;
-	if (v == 0) {
-		*ms = -1;
-		return 0;
-	}
-	v = ceil(v * 1000);
-	*ms = v < 1 ? 1 : (int)v;
-	return 0;
-}
-
 static int parse_codec(const char *s, int32_t *codec)
 {
 	static const struct {
@@ -686,63 +612,63 @@ static int parse_args(int argc, char **argv, struct pt_opts *o)
 			no_more_opts = 1;
 			continue;
 		}
-		if ((n = match_opt(a, NULL, "--key-column")) != 0) {
+		if ((n = tool_match_opt(a, NULL, "--key-column")) != 0) {
 			need = OPT_COLUMNS;
-			v = opt_value(argc, argv, &i, n);
+			v = tool_opt_value(argc, argv, &i, n);
 			if (v == NULL || *v == '\0')
 				return usage_error(a, "needs a column name");
 			o->key_col = v;
-		} else if ((n = match_opt(a, NULL, "--value-column")) != 0) {
+		} else if ((n = tool_match_opt(a, NULL, "--value-column")) != 0) {
 			need = OPT_COLUMNS;
-			v = opt_value(argc, argv, &i, n);
+			v = tool_opt_value(argc, argv, &i, n);
 			if (v == NULL || *v == '\0')
 				return usage_error(a, "needs a column name");
 			o->value_col = v;
-		} else if ((n = match_opt(a, NULL, "--ttl-column")) != 0) {
+		} else if ((n = tool_match_opt(a, NULL, "--ttl-column")) != 0) {
 			need = OPT_COLUMNS;
-			v = opt_value(argc, argv, &i, n);
+			v = tool_opt_value(argc, argv, &i, n);
 			if (v == NULL || *v == '\0')
 				return usage_error(a, "needs a column name");
 			o->ttl_col = v;
 			o->ttl_given = true;
-		} else if ((n = match_opt(a, NULL, "--limit")) != 0) {
+		} else if ((n = tool_match_opt(a, NULL, "--limit")) != 0) {
 			need = OPT_LIMIT;
-			v = opt_value(argc, argv, &i, n);
-			if (parse_u64(v, 0, INT64_MAX, &u) < 0)
+			v = tool_opt_value(argc, argv, &i, n);
+			if (tool_parse_u64(v, 0, INT64_MAX, &u) < 0)
 				return usage_error(a, "needs a number of rows >= 0");
 			o->limit = (int64_t)u;
-		} else if ((n = match_opt(a, "-h", "--host")) != 0) {
+		} else if ((n = tool_match_opt(a, "-h", "--host")) != 0) {
 			need = OPT_SERVER;
-			v = opt_value(argc, argv, &i, n);
+			v = tool_opt_value(argc, argv, &i, n);
 			if (v == NULL || *v == '\0')
 				return usage_error(a, "needs a host");
 			o->host = v;
-		} else if ((n = match_opt(a, "-p", "--port")) != 0) {
+		} else if ((n = tool_match_opt(a, "-p", "--port")) != 0) {
 			need = OPT_SERVER;
-			v = opt_value(argc, argv, &i, n);
-			if (parse_u64(v, 1, 65535, &u) < 0)
+			v = tool_opt_value(argc, argv, &i, n);
+			if (tool_parse_u64(v, 1, 65535, &u) < 0)
 				return usage_error(a, "needs a port number (1-65535)");
 			o->port = v;
-		} else if ((n = match_opt(a, NULL, "--batch")) != 0) {
+		} else if ((n = tool_match_opt(a, NULL, "--batch")) != 0) {
 			need = OPT_SERVER;
-			v = opt_value(argc, argv, &i, n);
-			if (parse_u64(v, 1, 1000000, &u) < 0)
+			v = tool_opt_value(argc, argv, &i, n);
+			if (tool_parse_u64(v, 1, 1000000, &u) < 0)
 				return usage_error(a, "needs a number of commands (1-1000000)");
 			o->window = (uint32_t)u;
-		} else if ((n = match_opt(a, NULL, "--timeout")) != 0) {
+		} else if ((n = tool_match_opt(a, NULL, "--timeout")) != 0) {
 			need = OPT_SERVER;
-			v = opt_value(argc, argv, &i, n);
-			if (parse_timeout(v, &o->timeout_ms) < 0)
+			v = tool_opt_value(argc, argv, &i, n);
+			if (tool_parse_timeout_ms(v, &o->timeout_ms) < 0)
 				return usage_error(a, "needs a number of seconds >= 0");
-		} else if ((n = match_opt(a, NULL, "--data-dir")) != 0) {
+		} else if ((n = tool_match_opt(a, NULL, "--data-dir")) != 0) {
 			need = OPT_DATA_DIR;
-			v = opt_value(argc, argv, &i, n);
+			v = tool_opt_value(argc, argv, &i, n);
 			if (v == NULL || *v == '\0')
 				return usage_error(a, "needs a directory");
 			o->data_dir = v;
-		} else if ((n = match_opt(a, NULL, "--compression")) != 0) {
+		} else if ((n = tool_match_opt(a, NULL, "--compression")) != 0) {
 			need = OPT_DATA_DIR;
-			v = opt_value(argc, argv, &i, n);
+			v = tool_opt_value(argc, argv, &i, n);
 			if (parse_codec(v, &o->codec) < 0)
 				return usage_error(
 				        a, "needs zstd, snappy, gzip, brotli, lz4_raw or none");

@@ -9,11 +9,8 @@
  * makes progress, poll(2) waits at most --timeout for the server.
  */
 #include <errno.h>
-#include <limits.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +18,7 @@
 #include <unistd.h>
 
 #include "parquet_tool.h"
+#include "tool_common.h"
 
 #define IMP_OUT_HIGH    ((size_t)4 << 20) /* stop encoding rows past this much unsent */
 #define IMP_READ_CHUNK  65536
@@ -47,32 +45,17 @@ static void die_oom(void)
 
 static void out_reserve(struct imp *c, size_t more)
 {
-	size_t want, cap;
-	char *p;
-
 	if (c->out_off > 0 && c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
 	if (more > SIZE_MAX / 2 - c->out_len)
 		die_oom();
-	want = c->out_len + more;
-	if (want <= c->out_cap)
-		return;
-	if (c->out_off > 0) { /* compact before growing */
+	if (c->out_len + more > c->out_cap && c->out_off > 0) { /* compact before growing */
 		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
 		c->out_len -= c->out_off;
 		c->out_off = 0;
-		want = c->out_len + more;
-		if (want <= c->out_cap)
-			return;
 	}
-	cap = c->out_cap ? c->out_cap : 65536;
-	while (cap < want)
-		cap *= 2;
-	p = realloc(c->out, cap);
-	if (p == NULL)
+	if (tool_buf_grow(&c->out, &c->out_cap, c->out_len + more, 65536) < 0)
 		die_oom();
-	c->out = p;
-	c->out_cap = cap;
 }
 
 static void out_bulk(struct imp *c, const void *s, size_t n)
@@ -216,23 +199,10 @@ static void check_reply(struct imp *c, const char *p, size_t n)
 /* Sends what the socket takes now. Returns bytes sent (>= 0) or -errno. */
 static long long try_send(struct imp *c)
 {
-	long long total = 0;
-	ssize_t n;
+	size_t before = c->out_off;
+	int err = tool_send_avail(c->fd, c->out, c->out_len, &c->out_off);
 
-	while (c->out_off < c->out_len) {
-		n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
-		if (n > 0) {
-			c->out_off += (size_t)n;
-			total += n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		return -errno;
-	}
-	return total;
+	return err != 0 ? -(long long)err : (long long)(c->out_off - before);
 }
 
 /* Reads what the socket has and checks every complete reply. Returns bytes
@@ -249,17 +219,12 @@ static long long try_recv(struct imp *c)
 			c->in_len -= c->in_off;
 			c->in_off = 0;
 		}
-		if (c->in_cap - c->in_len < IMP_READ_CHUNK) {
-			size_t cap = c->in_cap ? c->in_cap * 2 : 4 * IMP_READ_CHUNK;
-			char *p;
-
-			if (cap > 4 * IMP_MAX_REPLY)
-				return -EPROTO;
-			p = realloc(c->in, cap);
-			if (p == NULL)
+		if (c->in_len + IMP_READ_CHUNK > c->in_cap) {
+			if (c->in_cap * 2 > 4 * IMP_MAX_REPLY)
+				return -EPROTO; /* a reply this long is not one to us */
+			if (tool_buf_grow(&c->in, &c->in_cap, c->in_len + IMP_READ_CHUNK,
+			                  4 * IMP_READ_CHUNK) < 0)
 				die_oom();
-			c->in = p;
-			c->in_cap = cap;
 		}
 		n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
 		if (n == 0)
@@ -282,62 +247,6 @@ static long long try_recv(struct imp *c)
 		if (sz < 0)
 			return -EPROTO;
 	}
-}
-
-/* Connects to host:port, trying every address, each within the timeout.
- * Returns a non-blocking socket, or -1 after printing why. */
-static int imp_connect(const struct pt_opts *o)
-{
-	struct addrinfo hints = {0}, *res, *ai;
-	int fd = -1, rc, err = 0, one = 1;
-	struct pollfd pfd;
-	socklen_t len;
-
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	rc = getaddrinfo(o->host, o->port, &hints, &res);
-	if (rc != 0) {
-		fprintf(stderr, "%s: cannot resolve %s: %s\n", pt_prog, o->host, gai_strerror(rc));
-		return -1;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		            ai->ai_protocol);
-		if (fd < 0) {
-			err = errno;
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		err = errno;
-		if (err == EINPROGRESS || err == EINTR) {
-			pfd = (struct pollfd){.fd = fd, .events = POLLOUT};
-			do
-				rc = poll(&pfd, 1, o->timeout_ms);
-			while (rc < 0 && errno == EINTR);
-			if (rc == 0) {
-				err = ETIMEDOUT;
-			} else if (rc < 0) {
-				err = errno;
-			} else {
-				len = sizeof(err);
-				if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-					err = errno;
-				if (err == 0)
-					break;
-			}
-		}
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd < 0) {
-		fprintf(stderr, "%s: cannot connect to %s port %s: %s\n", pt_prog, o->host, o->port,
-		        strerror(err ? err : ECONNREFUSED));
-		return -1;
-	}
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fd;
 }
 
 static void progress(uint64_t done, int64_t total, double elapsed, bool last)
@@ -371,7 +280,8 @@ int pt_cmd_import(const struct pt_opts *o)
 	c.rows = calloc(c.window, sizeof(*c.rows));
 	if (c.rows == NULL)
 		die_oom();
-	c.fd = imp_connect(o);
+	c.fd = tool_connect(pt_prog, o->host, o->port, tool_deadline_after(o->timeout_ms), NULL,
+	                    NULL);
 	if (c.fd < 0) {
 		failed = true;
 		goto out;
@@ -430,12 +340,8 @@ int pt_cmd_import(const struct pt_opts *o)
 		if (moved || sent > 0 || got > 0 || (eof && c.inflight == 0))
 			continue;
 		/* Nothing moved: wait for the server to read or answer. */
-		struct pollfd pfd = {.fd = c.fd, .events = POLLIN};
-		if (c.out_off < c.out_len)
-			pfd.events |= POLLOUT;
-		do
-			rc = poll(&pfd, 1, o->timeout_ms);
-		while (rc < 0 && errno == EINTR);
+		rc = tool_wait_fd(c.fd, c.out_off < c.out_len ? POLLIN | POLLOUT : POLLIN,
+		                  tool_deadline_after(o->timeout_ms));
 		if (rc == 0) {
 			fprintf(stderr,
 			        "%s: the server made no progress for %d ms (%u replies "

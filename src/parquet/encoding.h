@@ -23,7 +23,7 @@ typedef enum pq_enc_status {
 	PQE_TRUNCATED = 1,       /* input ends before the encoding says it does */
 	PQE_VARINT_OVERFLOW = 2, /* ULEB128 longer than 10 bytes or above 2^64-1 */
 	PQE_BAD_BIT_WIDTH = 3,   /* bit width above 32 (64 for INT64 deltas) */
-	PQE_RUN_TOO_LONG = 4,    /* a run is empty, above 2^31-1 or past the count */
+	PQE_RUN_TOO_LONG = 4,    /* a hybrid run is empty or above 2^31-1 values */
 	PQE_COUNT_MISMATCH = 5,  /* value count differs from the caller's */
 	PQE_NO_SPACE = 6,        /* output buffer too small */
 	PQE_BAD_VALUE = 7,       /* value does not fit the bit width */
@@ -65,21 +65,26 @@ size_t pq_hybrid_max_size(size_t n, unsigned bit_width);
 int pq_hybrid_encode(const uint32_t *vals, size_t n, unsigned bit_width, uint8_t *out, size_t cap,
                      size_t *len);
 
-/* Decodes exactly count values into out. Only the last bit-packed group may
- * hold values past count (padding); an RLE run past count is an error.
- * *used (may be NULL) is the number of input bytes consumed. */
+/* Decodes exactly count values into out. The last run may reach past count,
+ * as real writers pad it (DuckDB by up to about 250 values): the values past
+ * count are ignored, and of a bit-packed run only the bytes of the values
+ * taken must be present. *used (may be NULL) is the number of input bytes
+ * consumed: to the end of the last run, or to len when that run is cut
+ * short by the end of the input. */
 int pq_hybrid_decode(const uint8_t *in, size_t len, unsigned bit_width, uint32_t *out, size_t count,
                      size_t *used);
 
 /* The same with the 4-byte little-endian length prefix of data page v1
- * levels; decoding requires the runs to fit inside the declared length. */
+ * levels; decoding requires the values taken to fit inside the declared
+ * length, and *used is always 4 + that length. */
 int pq_hybrid_encode_prefixed(const uint32_t *vals, size_t n, unsigned bit_width, uint8_t *out,
                               size_t cap, size_t *len);
 int pq_hybrid_decode_prefixed(const uint8_t *in, size_t len, unsigned bit_width, uint32_t *out,
                               size_t count, size_t *used);
 
-/* Dictionary indices: one byte of bit width (<= 32), then the hybrid. The
- * decoder also refuses an index >= dict_size (PQE_BAD_VALUE). */
+/* Dictionary indices: one byte of bit width (<= 32), then the hybrid,
+ * decoded as leniently as pq_hybrid_decode. The decoder also refuses an
+ * index >= dict_size (PQE_BAD_VALUE). */
 int pq_dict_indices_encode(const uint32_t *idx, size_t n, unsigned bit_width, uint8_t *out,
                            size_t cap, size_t *len);
 int pq_dict_indices_decode(const uint8_t *in, size_t len, uint32_t dict_size, uint32_t *out,

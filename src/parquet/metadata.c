@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parquet/thrift_decode.h"
+
 /* ---- Names ---- */
 
 static const char *name_of(const char *const *names, size_t n, int32_t v)
@@ -340,91 +342,32 @@ int pq_file_metadata_encode(pqt_writer *w, const pq_file_metadata *md)
 	return pqt_writer_error(w);
 }
 
-/* ---- Releasing ---- */
+/* ---- Lists ---- */
 
-static void column_meta_data_free(pq_column_meta_data *m)
-{
-	free(m->encodings);
-	free(m->path_in_schema);
-	free(m->key_value_metadata);
-	memset(m, 0, sizeof(*m));
-}
-
-static void row_group_free(pq_row_group *rg)
-{
-	for (uint32_t i = 0; i < rg->num_columns; i++)
-		column_meta_data_free(&rg->columns[i].meta_data);
-	free(rg->columns);
-	memset(rg, 0, sizeof(*rg));
-}
-
-void pq_file_metadata_free(pq_file_metadata *md)
-{
-	free(md->schema);
-	for (uint32_t i = 0; i < md->num_row_groups; i++)
-		row_group_free(&md->row_groups[i]);
-	free(md->row_groups);
-	free(md->key_value_metadata);
-	memset(md, 0, sizeof(*md));
-}
-
-/* ---- Decoding ---- */
-
-/* The same loop shape as the page-header decoders of thrift.c: read a
- * field, dispatch on (id, type), skip everything else, then check the
- * required bits. Errors return at once; the caller of the outermost decoder
- * releases whatever was attached. */
-#define FIELD_LOOP_BEGIN(r)                                                                        \
-	int rc, type;                                                                              \
-	int16_t id;                                                                                \
-	if ((rc = pqt_read_struct_begin(r)))                                                       \
-		return rc;                                                                         \
-	for (;;) {                                                                                 \
-		if ((rc = pqt_read_field(r, &id, &type)))                                          \
-			return rc;                                                                 \
-		if (type == PQT_STOP)                                                              \
-			break;
-
-#define FIELD_LOOP_END(r)                                                                          \
-	if ((rc = pqt_skip(r, type)))                                                              \
-		return rc;                                                                         \
-	}                                                                                          \
-	pqt_read_struct_end(r);
-
-#define REQUIRE(r, seen, bit, name)                                                                \
-	do {                                                                                       \
-		if (!((seen) & (1u << (bit)))) {                                                   \
-			(r)->missing = name;                                                       \
-			return PQT_MISSING_FIELD;                                                  \
-		}                                                                                  \
-	} while (0)
-
-/* Reads a scalar field into *dst and marks it seen; `continue`s the loop. */
-#define CASE_SCALAR(r, fid, wire, fn, dst, seen)                                                   \
-	if (id == (fid) && type == (wire)) {                                                       \
-		if ((rc = fn(r, dst)))                                                             \
-			return rc;                                                                 \
-		(seen) |= 1u << (fid);                                                             \
-		continue;                                                                          \
-	}
-#define CASE_I32(r, fid, dst, seen)  CASE_SCALAR(r, fid, PQT_I32, pqt_read_i32, dst, seen)
-#define CASE_I64(r, fid, dst, seen)  CASE_SCALAR(r, fid, PQT_I64, pqt_read_i64, dst, seen)
-#define CASE_BIN(r, fid, dst, seen)  CASE_SCALAR(r, fid, PQT_BINARY, pqt_read_binary, dst, seen)
-#define CASE_BOOL(r, fid, dst, seen) CASE_SCALAR(r, fid, PQT_BOOL, pqt_read_bool, dst, seen)
-
-/* Smallest encodings of one list element, used to refuse counts that the
- * bytes left cannot hold before anything is allocated. */
-enum {
-	MIN_SCHEMA_ELEMENT = 3, /* name: header, empty string length, stop */
-	MIN_KEY_VALUE = 3,      /* key: header, length, stop */
-	MIN_ROW_GROUP = 6,      /* empty columns list, two i64 fields, stop */
-	MIN_COLUMN_CHUNK = 3,   /* file_offset: header, value, stop */
+/* What the generic list decoder needs to know about one kind of list. */
+struct list_kind {
+	int type;        /* element wire type; a list of another type is skipped */
+	size_t min_wire; /* smallest encoding of one element, to bound counts */
+	size_t size;     /* bytes of one decoded element */
+	int (*decode)(pqt_reader *r, void *elem);
+	void (*release)(void *elem); /* what an element owns; NULL when nothing */
 };
+
+/* Releases the elements of *arr and the array itself, and empties it. */
+static void list_free(const struct list_kind *k, void **arr, uint32_t *n)
+{
+	if (k->release)
+		for (uint32_t i = 0; i < *n; i++)
+			k->release((char *)*arr + (size_t)i * k->size);
+	free(*arr);
+	*arr = NULL;
+	*n = 0;
+}
 
 /* Reads a list header. If its element type is not `want` the list is
  * skipped and *ok is false (the field then counts as absent); else counts
- * that cannot fit in the bytes left at min_size bytes each are refused. */
-static int list_begin(pqt_reader *r, int want, size_t min_size, uint32_t *n, bool *ok)
+ * that cannot fit in the bytes left at min_wire bytes each are refused. */
+static int list_begin(pqt_reader *r, int want, size_t min_wire, uint32_t *n, bool *ok)
 {
 	int rc, t;
 
@@ -440,21 +383,46 @@ static int list_begin(pqt_reader *r, int want, size_t min_size, uint32_t *n, boo
 		*n = 0;
 		return PQT_OK;
 	}
-	if (*n > (size_t)(r->end - r->p) / min_size)
+	if (*n > (size_t)(r->end - r->p) / min_wire)
 		return PQT_LENGTH;
 	*ok = true;
 	return PQT_OK;
 }
 
-/* Zeroed array of n elements; NULL for n == 0 is not an error. */
-static int alloc_array(void **p, uint32_t n, size_t size)
+/* Decodes a list field into *arr / *n, replacing (and releasing) a previous
+ * value, as generated Thrift code does for a repeated field; *ok as for
+ * list_begin. Nothing is allocated before list_begin has bounded the
+ * count. The array is attached before its elements are decoded, so on any
+ * error the caller's free releases whatever was decoded. */
+static int list_decode(pqt_reader *r, const struct list_kind *k, void **arr, uint32_t *n, bool *ok)
 {
-	*p = NULL;
-	if (n == 0)
-		return PQT_OK;
-	*p = calloc(n, size);
-	return *p ? PQT_OK : PQT_NO_MEMORY;
+	uint32_t count;
+	int rc;
+
+	list_free(k, arr, n);
+	if ((rc = list_begin(r, k->type, k->min_wire, &count, ok)) || !*ok || count == 0)
+		return rc;
+	if ((*arr = calloc(count, k->size)) == NULL)
+		return PQT_NO_MEMORY;
+	*n = count;
+	for (uint32_t i = 0; i < count; i++)
+		if ((rc = k->decode(r, (char *)*arr + (size_t)i * k->size)))
+			return rc;
+	return PQT_OK;
 }
+
+/* A list field of kind k at id fid into arr / n; the field counts as seen
+ * only when its element type was right. `continue`s the loop. */
+#define CASE_LIST(r, fid, k, arr, n, seen)                                                         \
+	if (id == (fid) && type == PQT_LIST) {                                                     \
+		bool ok_;                                                                          \
+		if ((rc = list_decode(r, k, (void **)(arr), n, &ok_)))                             \
+			return rc;                                                                 \
+		(seen) = ok_ ? (seen) | 1u << (fid) : (seen) & ~(1u << (fid));                     \
+		continue;                                                                          \
+	}
+
+/* ---- Decoding and releasing ---- */
 
 static int time_unit_decode(pqt_reader *r, int32_t *unit)
 {
@@ -553,8 +521,9 @@ static int logical_type_decode(pqt_reader *r, pq_logical_type *lt)
 	return PQT_OK;
 }
 
-static int schema_element_decode(pqt_reader *r, pq_schema_element *e)
+static int schema_element_decode(pqt_reader *r, void *elem)
 {
+	pq_schema_element *e = elem;
 	unsigned seen = 0;
 
 	FIELD_LOOP_BEGIN(r)
@@ -587,8 +556,9 @@ static int schema_element_decode(pqt_reader *r, pq_schema_element *e)
 	return PQT_OK;
 }
 
-static int key_value_decode(pqt_reader *r, pq_key_value *kv)
+static int key_value_decode(pqt_reader *r, void *elem)
 {
+	pq_key_value *kv = elem;
 	unsigned seen = 0;
 
 	FIELD_LOOP_BEGIN(r)
@@ -600,93 +570,48 @@ static int key_value_decode(pqt_reader *r, pq_key_value *kv)
 	return PQT_OK;
 }
 
-/* Decodes a list<KeyValue> field into *list / *n, replacing (and freeing)
- * a previous value. *ok is false when the element type was wrong. */
-static int key_values_decode(pqt_reader *r, pq_key_value **list, uint32_t *n, bool *ok)
+static int i32_decode(pqt_reader *r, void *elem)
 {
-	uint32_t count;
-	int rc;
-
-	free(*list);
-	*list = NULL;
-	*n = 0;
-	if ((rc = list_begin(r, PQT_STRUCT, MIN_KEY_VALUE, &count, ok)) || !*ok)
-		return rc;
-	if ((rc = alloc_array((void **)list, count, sizeof(**list))))
-		return rc;
-	*n = count;
-	for (uint32_t i = 0; i < count; i++)
-		if ((rc = key_value_decode(r, &(*list)[i])))
-			return rc;
-	return PQT_OK;
+	return pqt_read_i32(r, elem);
 }
 
-static int encodings_decode(pqt_reader *r, pq_column_meta_data *m, bool *ok)
+static int binary_decode(pqt_reader *r, void *elem)
 {
-	uint32_t count;
-	int rc;
-
-	free(m->encodings);
-	m->encodings = NULL;
-	m->num_encodings = 0;
-	if ((rc = list_begin(r, PQT_I32, 1, &count, ok)) || !*ok)
-		return rc;
-	if ((rc = alloc_array((void **)&m->encodings, count, sizeof(*m->encodings))))
-		return rc;
-	m->num_encodings = count;
-	for (uint32_t i = 0; i < count; i++)
-		if ((rc = pqt_read_i32(r, &m->encodings[i])))
-			return rc;
-	return PQT_OK;
+	return pqt_read_binary(r, elem);
 }
 
-static int path_decode(pqt_reader *r, pq_column_meta_data *m, bool *ok)
-{
-	uint32_t count;
-	int rc;
+/* The minimal wire sizes bound memory at about 100x the footer
+ * (ColumnChunk: 3 bytes on the wire, 288 decoded). */
+static const struct list_kind schema_list = {
+        /* name: header, empty string length, stop */
+        PQT_STRUCT, 3, sizeof(pq_schema_element), schema_element_decode, NULL};
+static const struct list_kind key_value_list = {
+        /* key: header, length, stop */
+        PQT_STRUCT, 3, sizeof(pq_key_value), key_value_decode, NULL};
+static const struct list_kind encoding_list = {PQT_I32, 1, sizeof(int32_t), i32_decode, NULL};
+static const struct list_kind path_list = {PQT_BINARY, 1, sizeof(pqt_bin), binary_decode, NULL};
 
-	free(m->path_in_schema);
-	m->path_in_schema = NULL;
-	m->num_path = 0;
-	if ((rc = list_begin(r, PQT_BINARY, 1, &count, ok)) || !*ok)
-		return rc;
-	if ((rc = alloc_array((void **)&m->path_in_schema, count, sizeof(*m->path_in_schema))))
-		return rc;
-	m->num_path = count;
-	for (uint32_t i = 0; i < count; i++)
-		if ((rc = pqt_read_binary(r, &m->path_in_schema[i])))
-			return rc;
-	return PQT_OK;
+static void column_meta_data_free(pq_column_meta_data *m)
+{
+	list_free(&encoding_list, (void **)&m->encodings, &m->num_encodings);
+	list_free(&path_list, (void **)&m->path_in_schema, &m->num_path);
+	list_free(&key_value_list, (void **)&m->key_value_metadata, &m->num_key_value);
+	memset(m, 0, sizeof(*m));
 }
 
 static int column_meta_data_decode(pqt_reader *r, pq_column_meta_data *m)
 {
 	unsigned seen = 0;
-	bool ok;
 
 	FIELD_LOOP_BEGIN(r)
 	CASE_I32(r, 1, &m->type, seen)
-	if (id == 2 && type == PQT_LIST) {
-		if ((rc = encodings_decode(r, m, &ok)))
-			return rc;
-		seen = ok ? seen | 1u << 2 : seen & ~(1u << 2);
-		continue;
-	}
-	if (id == 3 && type == PQT_LIST) {
-		if ((rc = path_decode(r, m, &ok)))
-			return rc;
-		seen = ok ? seen | 1u << 3 : seen & ~(1u << 3);
-		continue;
-	}
+	CASE_LIST(r, 2, &encoding_list, &m->encodings, &m->num_encodings, seen)
+	CASE_LIST(r, 3, &path_list, &m->path_in_schema, &m->num_path, seen)
 	CASE_I32(r, 4, &m->codec, seen)
 	CASE_I64(r, 5, &m->num_values, seen)
 	CASE_I64(r, 6, &m->total_uncompressed_size, seen)
 	CASE_I64(r, 7, &m->total_compressed_size, seen)
-	if (id == 8 && type == PQT_LIST) {
-		if ((rc = key_values_decode(r, &m->key_value_metadata, &m->num_key_value, &ok)))
-			return rc;
-		continue;
-	}
+	CASE_LIST(r, 8, &key_value_list, &m->key_value_metadata, &m->num_key_value, seen)
 	CASE_I64(r, 9, &m->data_page_offset, seen)
 	CASE_I64(r, 10, &m->index_page_offset, seen)
 	CASE_I64(r, 11, &m->dictionary_page_offset, seen)
@@ -711,8 +636,16 @@ static int column_meta_data_decode(pqt_reader *r, pq_column_meta_data *m)
 	return PQT_OK;
 }
 
-static int column_chunk_decode(pqt_reader *r, pq_column_chunk *c)
+static void column_chunk_release(void *elem)
 {
+	pq_column_chunk *c = elem;
+
+	column_meta_data_free(&c->meta_data);
+}
+
+static int column_chunk_decode(pqt_reader *r, void *elem)
+{
+	pq_column_chunk *c = elem;
 	unsigned seen = 0;
 
 	FIELD_LOOP_BEGIN(r)
@@ -745,39 +678,25 @@ static int column_chunk_decode(pqt_reader *r, pq_column_chunk *c)
 	return PQT_OK;
 }
 
-static int columns_decode(pqt_reader *r, pq_row_group *rg, bool *ok)
-{
-	uint32_t count;
-	int rc;
+static const struct list_kind column_list = {
+        /* file_offset: header, value, stop */
+        PQT_STRUCT, 3, sizeof(pq_column_chunk), column_chunk_decode, column_chunk_release};
 
-	for (uint32_t i = 0; i < rg->num_columns; i++)
-		column_meta_data_free(&rg->columns[i].meta_data);
-	free(rg->columns);
-	rg->columns = NULL;
-	rg->num_columns = 0;
-	if ((rc = list_begin(r, PQT_STRUCT, MIN_COLUMN_CHUNK, &count, ok)) || !*ok)
-		return rc;
-	if ((rc = alloc_array((void **)&rg->columns, count, sizeof(*rg->columns))))
-		return rc;
-	rg->num_columns = count;
-	for (uint32_t i = 0; i < count; i++)
-		if ((rc = column_chunk_decode(r, &rg->columns[i])))
-			return rc;
-	return PQT_OK;
+static void row_group_release(void *elem)
+{
+	pq_row_group *rg = elem;
+
+	list_free(&column_list, (void **)&rg->columns, &rg->num_columns);
+	memset(rg, 0, sizeof(*rg));
 }
 
-static int row_group_decode(pqt_reader *r, pq_row_group *rg)
+static int row_group_decode(pqt_reader *r, void *elem)
 {
+	pq_row_group *rg = elem;
 	unsigned seen = 0;
-	bool ok;
 
 	FIELD_LOOP_BEGIN(r)
-	if (id == 1 && type == PQT_LIST) {
-		if ((rc = columns_decode(r, rg, &ok)))
-			return rc;
-		seen = ok ? seen | 1u << 1 : seen & ~(1u << 1);
-		continue;
-	}
+	CASE_LIST(r, 1, &column_list, &rg->columns, &rg->num_columns, seen)
 	CASE_I64(r, 2, &rg->total_byte_size, seen)
 	CASE_I64(r, 3, &rg->num_rows, seen)
 	CASE_I64(r, 5, &rg->file_offset, seen)
@@ -793,44 +712,16 @@ static int row_group_decode(pqt_reader *r, pq_row_group *rg)
 	return PQT_OK;
 }
 
-static int schema_decode(pqt_reader *r, pq_file_metadata *md, bool *ok)
+static const struct list_kind row_group_list = {
+        /* empty columns list, two i64 fields, stop */
+        PQT_STRUCT, 6, sizeof(pq_row_group), row_group_decode, row_group_release};
+
+void pq_file_metadata_free(pq_file_metadata *md)
 {
-	uint32_t count;
-	int rc;
-
-	free(md->schema);
-	md->schema = NULL;
-	md->num_schema = 0;
-	if ((rc = list_begin(r, PQT_STRUCT, MIN_SCHEMA_ELEMENT, &count, ok)) || !*ok)
-		return rc;
-	if ((rc = alloc_array((void **)&md->schema, count, sizeof(*md->schema))))
-		return rc;
-	md->num_schema = count;
-	for (uint32_t i = 0; i < count; i++)
-		if ((rc = schema_element_decode(r, &md->schema[i])))
-			return rc;
-	return PQT_OK;
-}
-
-static int row_groups_decode(pqt_reader *r, pq_file_metadata *md, bool *ok)
-{
-	uint32_t count;
-	int rc;
-
-	for (uint32_t i = 0; i < md->num_row_groups; i++)
-		row_group_free(&md->row_groups[i]);
-	free(md->row_groups);
-	md->row_groups = NULL;
-	md->num_row_groups = 0;
-	if ((rc = list_begin(r, PQT_STRUCT, MIN_ROW_GROUP, &count, ok)) || !*ok)
-		return rc;
-	if ((rc = alloc_array((void **)&md->row_groups, count, sizeof(*md->row_groups))))
-		return rc;
-	md->num_row_groups = count;
-	for (uint32_t i = 0; i < count; i++)
-		if ((rc = row_group_decode(r, &md->row_groups[i])))
-			return rc;
-	return PQT_OK;
+	list_free(&schema_list, (void **)&md->schema, &md->num_schema);
+	list_free(&row_group_list, (void **)&md->row_groups, &md->num_row_groups);
+	list_free(&key_value_list, (void **)&md->key_value_metadata, &md->num_key_value);
+	memset(md, 0, sizeof(*md));
 }
 
 /* ColumnOrder is a union; only TYPE_ORDER members are counted. The other
@@ -873,28 +764,13 @@ static int column_orders_decode(pqt_reader *r, pq_file_metadata *md)
 static int file_metadata_decode(pqt_reader *r, pq_file_metadata *md)
 {
 	unsigned seen = 0;
-	bool ok;
 
 	FIELD_LOOP_BEGIN(r)
 	CASE_I32(r, 1, &md->version, seen)
-	if (id == 2 && type == PQT_LIST) {
-		if ((rc = schema_decode(r, md, &ok)))
-			return rc;
-		seen = ok ? seen | 1u << 2 : seen & ~(1u << 2);
-		continue;
-	}
+	CASE_LIST(r, 2, &schema_list, &md->schema, &md->num_schema, seen)
 	CASE_I64(r, 3, &md->num_rows, seen)
-	if (id == 4 && type == PQT_LIST) {
-		if ((rc = row_groups_decode(r, md, &ok)))
-			return rc;
-		seen = ok ? seen | 1u << 4 : seen & ~(1u << 4);
-		continue;
-	}
-	if (id == 5 && type == PQT_LIST) {
-		if ((rc = key_values_decode(r, &md->key_value_metadata, &md->num_key_value, &ok)))
-			return rc;
-		continue;
-	}
+	CASE_LIST(r, 4, &row_group_list, &md->row_groups, &md->num_row_groups, seen)
+	CASE_LIST(r, 5, &key_value_list, &md->key_value_metadata, &md->num_key_value, seen)
 	CASE_BIN(r, 6, &md->created_by, seen)
 	if (id == 7 && type == PQT_LIST) {
 		if ((rc = column_orders_decode(r, md)))

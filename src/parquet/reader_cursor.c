@@ -332,77 +332,6 @@ static int load_dictionary(pqr_cursor *c, struct colrd *cr, const pq_page_header
 	return 0;
 }
 
-/* The RLE/bit-packing hybrid, decoding exactly count values below limit.
- * encoding.c's decoder refuses a run that extends past count; DuckDB pads
- * its last bit-packed run to up to 256 values, so the reader uses this one:
- * the values past count are ignored (only the bytes of the values taken
- * must be present), everything else is checked as strictly. */
-static int hybrid_lenient(const uint8_t *in, size_t len, unsigned bw, uint64_t limit, uint32_t *out,
-                          size_t count, size_t *used)
-{
-	const uint8_t *p = in, *end = in + len;
-	size_t vbytes = (bw + 7) / 8, done = 0;
-	uint64_t mask;
-	int rc;
-
-	if (bw > 32)
-		return PQE_BAD_BIT_WIDTH;
-	mask = ((uint64_t)1 << bw) - 1;
-	while (done < count) {
-		uint64_t h, n;
-		size_t left = count - done, take;
-
-		if ((rc = pq_uleb_decode(&p, end, &h)) != PQE_OK)
-			return rc;
-		n = h >> 1;
-		if (n == 0)
-			return PQE_RUN_TOO_LONG;
-		if (h & 1) {
-			take = n > left / 8 ? left : (size_t)n * 8;
-			if (((uint64_t)take * bw + 7) / 8 > (uint64_t)(end - p))
-				return PQE_TRUNCATED;
-			const uint8_t *q = p;
-			uint64_t acc = 0;
-			unsigned nbits = 0;
-			for (size_t k = 0; k < take; k++) {
-				while (nbits < bw) {
-					acc |= (uint64_t)*q++ << nbits;
-					nbits += 8;
-				}
-				uint64_t v = acc & mask;
-				acc >>= bw;
-				nbits -= bw;
-				if (v >= limit)
-					return PQE_BAD_VALUE;
-				out[done + k] = (uint32_t)v;
-			}
-			/* Skip the whole run, or to the end when it is cut short. */
-			if (bw == 0)
-				;
-			else if (n > (uint64_t)(end - p) / bw)
-				p = end;
-			else
-				p += n * bw;
-		} else {
-			take = n > left ? left : (size_t)n;
-			if (vbytes > (size_t)(end - p))
-				return PQE_TRUNCATED;
-			uint64_t v = 0;
-			for (size_t b = 0; b < vbytes; b++)
-				v |= (uint64_t)p[b] << (8 * b);
-			p += vbytes;
-			if (v > mask || v >= limit)
-				return PQE_BAD_VALUE;
-			for (size_t k = 0; k < take; k++)
-				out[done + k] = (uint32_t)v;
-		}
-		done += take;
-	}
-	if (used)
-		*used = (size_t)(p - in);
-	return PQE_OK;
-}
-
 /* Legacy BIT_PACKED levels: n values of bw bits, most significant bit
  * first, no length prefix. */
 static int bitpacked_levels(const uint8_t *p, size_t len, unsigned bw, uint32_t *out, size_t n,
@@ -423,21 +352,6 @@ static int bitpacked_levels(const uint8_t *p, size_t len, unsigned bw, uint32_t 
 	}
 	*used = bytes;
 	return PQE_OK;
-}
-
-/* Version-1 levels: a 4-byte little-endian length, then the hybrid. */
-static int levels_prefixed(const uint8_t *in, size_t len, unsigned bw, uint32_t *out, size_t n,
-                           size_t *used)
-{
-	if (len < 4)
-		return PQE_TRUNCATED;
-	uint32_t body = (uint32_t)in[0] | (uint32_t)in[1] << 8 | (uint32_t)in[2] << 16 |
-	                (uint32_t)in[3] << 24;
-	if (body > len - 4)
-		return PQE_TRUNCATED;
-	int rc = hybrid_lenient(in + 4, body, bw, UINT64_MAX, out, n, NULL);
-	*used = 4 + (size_t)body;
-	return rc;
 }
 
 /* Counts the entries whose level is max_def: they carry values. */
@@ -501,10 +415,7 @@ static int decode_values(pqr_cursor *c, struct colrd *cr, int32_t enc, const uin
 			            "dictionary indices before any dictionary page");
 		if (ARR_RESERVE(cr->idx, cr->idx_cap, nn) != 0)
 			return fail(c, cr, -ENOMEM, "out of memory for %zu indices", nn);
-		if (len < 1)
-			return fail_enc(c, cr, enc, "dictionary indices", PQE_TRUNCATED);
-		if ((st = hybrid_lenient(p + 1, len - 1, p[0], cr->dict_n, cr->idx, nn, NULL)) !=
-		    PQE_OK)
+		if ((st = pq_dict_indices_decode(p, len, cr->dict_n, cr->idx, nn, NULL)) != PQE_OK)
 			return fail_enc(c, cr, enc, "dictionary indices", st);
 		cr->page_dict = true;
 		return 0;
@@ -618,7 +529,8 @@ static int decode_v1(pqr_cursor *c, struct colrd *cr, const pq_page_header *ph,
 	if (cr->col->max_def > 0) {
 		int32_t le = dp->definition_level_encoding;
 		if (le == PQ_ENC_RLE)
-			st = levels_prefixed(data, ulen, cr->def_bw, cr->defs, cr->n, &used);
+			st = pq_hybrid_decode_prefixed(data, ulen, cr->def_bw, cr->defs, cr->n,
+			                               &used);
 		else if (le == PQ_ENC_BIT_PACKED)
 			st = bitpacked_levels(data, ulen, cr->def_bw, cr->defs, cr->n, &used);
 		else
@@ -658,8 +570,7 @@ static int decode_v2(pqr_cursor *c, struct colrd *cr, const pq_page_header *ph,
 		return 0;
 	size_t lv = (size_t)rl + (size_t)dl;
 	if (cr->col->max_def > 0) {
-		st = hybrid_lenient(payload + rl, (size_t)dl, cr->def_bw, UINT64_MAX, cr->defs,
-		                    cr->n, NULL);
+		st = pq_hybrid_decode(payload + rl, (size_t)dl, cr->def_bw, cr->defs, cr->n, NULL);
 		if (st != PQE_OK)
 			return fail_enc(c, cr, PQ_ENC_RLE, "definition levels", st);
 	}

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parquet/thrift_decode.h"
+
 const char *pqt_strerror(int status)
 {
 	switch (status) {
@@ -679,42 +681,6 @@ int pq_page_header_encode(pqt_writer *w, const pq_page_header *h)
 	pqt_write_struct_end(w);
 	return pqt_writer_error(w);
 }
-
-/* The decoders share one loop shape: read a field, dispatch on (id, type),
- * skip everything else, and afterwards check the required bits. */
-#define FIELD_LOOP_BEGIN(r)                                                                        \
-	int rc, type;                                                                              \
-	int16_t id;                                                                                \
-	if ((rc = pqt_read_struct_begin(r)))                                                       \
-		return rc;                                                                         \
-	for (;;) {                                                                                 \
-		if ((rc = pqt_read_field(r, &id, &type)))                                          \
-			return rc;                                                                 \
-		if (type == PQT_STOP)                                                              \
-			break;
-
-#define FIELD_LOOP_END(r)                                                                          \
-	if ((rc = pqt_skip(r, type)))                                                              \
-		return rc;                                                                         \
-	}                                                                                          \
-	pqt_read_struct_end(r);
-
-#define REQUIRE(r, seen, bit, name)                                                                \
-	do {                                                                                       \
-		if (!((seen) & (1u << (bit)))) {                                                   \
-			(r)->missing = name;                                                       \
-			return PQT_MISSING_FIELD;                                                  \
-		}                                                                                  \
-	} while (0)
-
-/* Reads an i32 field into *dst and marks it seen; `continue`s the loop. */
-#define CASE_I32(r, fid, dst, seen)                                                                \
-	if (id == (fid) && type == PQT_I32) {                                                      \
-		if ((rc = pqt_read_i32(r, dst)))                                                   \
-			return rc;                                                                 \
-		(seen) |= 1u << (fid);                                                             \
-		continue;                                                                          \
-	}
 
 int pq_statistics_decode(pqt_reader *r, pq_statistics *s)
 {

@@ -74,6 +74,13 @@ long long mdb_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+long long mdb_unix_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void mdb_sleep_ms(int ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
@@ -1099,7 +1106,7 @@ long long mdb_pipeline_sets(mdb_conn *c, const char *prefix, long long first, lo
 
 /* ---- RESP assertions ---- */
 
-static void print_cmd(size_t argc, const char *const argv[], const size_t lens[])
+void mdb_print_cmd(size_t argc, const char *const argv[], const size_t lens[])
 {
 	for (size_t i = 0; i < argc; i++) {
 		print_error(i ? " " : "");
@@ -1144,7 +1151,7 @@ char *mdb_call_at(mdb_conn *c, const char *file, int line, const char *first, ..
 	if (mdb_resp_call(c, argc, argv, lens, &r) != 0) {
 		mdb_reply_free(&r);
 		print_error("no reply (connection closed, timeout or bad framing) to ");
-		print_cmd(argc, argv, lens);
+		mdb_print_cmd(argc, argv, lens);
 		print_error("\n");
 		_fail(file, line);
 	}
@@ -1176,7 +1183,7 @@ void mdb_assert_call_at(mdb_conn *c, const char *want, const char *file, int lin
 		return;
 	}
 	print_error("reply to \"");
-	print_cmd(argc, argv, lens);
+	mdb_print_cmd(argc, argv, lens);
 	print_error("\": expected \"%s\", got \"%s\"\n", want, got ? got : "(no reply)");
 	free(got);
 	_fail(file, line);
@@ -1632,4 +1639,55 @@ mdb_conn *mdb_group_conn(void **state)
 	mdb_conn *c = mdb_conn_open(s->port);
 	assert_non_null(c);
 	return c;
+}
+
+/* ---- server life assertions ---- */
+
+mdb_server *mdb_start_ok_at(const char *const extra_args[], const char *file, int line)
+{
+	mdb_server *s = mdb_start(extra_args);
+	if (s == NULL) {
+		print_error("the server did not start\n");
+		_fail(file, line);
+	}
+	return s;
+}
+
+void mdb_restart_ok_at(mdb_server *s, const char *const extra_args[], const char *file, int line)
+{
+	if (mdb_restart(s, extra_args) != 0) {
+		print_error("the server did not come back (log above)\n");
+		_fail(file, line);
+	}
+}
+
+mdb_conn *mdb_open_ok_at(const mdb_server *s, const char *file, int line)
+{
+	mdb_conn *c = mdb_conn_open(s->port);
+	if (c == NULL) {
+		print_error("cannot connect to the server on port %d\n", s->port);
+		_fail(file, line);
+	}
+	return c;
+}
+
+void mdb_stop_cleanly_at(mdb_server *s, const char *file, int line)
+{
+	int status = -1;
+	if (mdb_signal(s, SIGTERM) == 0)
+		status = mdb_wait_exit(s, mdb_timeout_ms(MDB_STOP_TIMEOUT_MS));
+	if (status != 0) {
+		mdb_print_log(s);
+		print_error("exit status %d after SIGTERM, expected 0\n", status);
+		_fail(file, line);
+	}
+}
+
+void mdb_kill_ok_at(mdb_server *s, const char *file, int line)
+{
+	int status = mdb_kill(s);
+	if (status != 128 + SIGKILL) {
+		print_error("exit status %d after SIGKILL, expected %d\n", status, 128 + SIGKILL);
+		_fail(file, line);
+	}
 }

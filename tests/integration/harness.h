@@ -40,6 +40,9 @@ int mdb_timeout_ms(int base_ms);
 /* Monotonic clock in milliseconds. */
 long long mdb_now_ms(void);
 
+/* Wall clock in Unix milliseconds, as expiry deadlines (PXAT) are given. */
+long long mdb_unix_ms(void);
+
 void mdb_sleep_ms(int ms);
 
 /* Raises RLIMIT_NOFILE's soft limit to the hard limit. Servers started later
@@ -331,5 +334,33 @@ void mdb_assert_cmd_at(mdb_conn *c, const char *cmd, const char *expected, int p
                        const char *file, int line);
 void mdb_assert_reply_at(mdb_conn *c, const char *expected, int prefix, const char *file, int line);
 void mdb_assert_closed_at(mdb_conn *c, const char *file, int line);
+
+/* ---- server life assertions (test thread only): fail at the caller's line ---- */
+
+/* mdb_start(args) that fails the test when the server does not start. */
+#define mdb_start_ok(args) mdb_start_ok_at((args), __FILE__, __LINE__)
+
+/* mdb_restart(s, args) that fails the test when the server does not come back. */
+#define mdb_restart_ok(s, args) mdb_restart_ok_at((s), (args), __FILE__, __LINE__)
+
+/* A new connection to s; fails the test if it cannot connect. */
+#define mdb_open_ok(s) mdb_open_ok_at((s), __FILE__, __LINE__)
+
+/* SIGTERM, then fails the test unless the server exits with status 0 within
+ * the stop timeout (its log is printed when not). s stays valid. */
+#define mdb_stop_cleanly(s) mdb_stop_cleanly_at((s), __FILE__, __LINE__)
+
+/* SIGKILL; fails the test unless the server died of it. s stays valid. */
+#define mdb_kill_ok(s) mdb_kill_ok_at((s), __FILE__, __LINE__)
+
+mdb_server *mdb_start_ok_at(const char *const extra_args[], const char *file, int line);
+void mdb_restart_ok_at(mdb_server *s, const char *const extra_args[], const char *file, int line);
+mdb_conn *mdb_open_ok_at(const mdb_server *s, const char *file, int line);
+void mdb_stop_cleanly_at(mdb_server *s, const char *file, int line);
+void mdb_kill_ok_at(mdb_server *s, const char *file, int line);
+
+/* Prints a command's arguments to the test's error output, each cut at 80
+ * bytes, bytes outside printable ASCII as \xHH. */
+void mdb_print_cmd(size_t argc, const char *const argv[], const size_t lens[]);
 
 #endif

@@ -59,13 +59,6 @@ enum {
 
 /* ---- small utilities ---- */
 
-static long long unix_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Reads a whole file; malloc'd, NUL-terminated, or NULL. */
 static unsigned char *slurp(const char *path, size_t *len)
 {
@@ -80,20 +73,6 @@ static uint32_t get32(const unsigned char *p)
 static uint64_t get64(const unsigned char *p)
 {
 	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-static void print_cmd(size_t argc, const char *const argv[], const size_t lens[])
-{
-	for (size_t i = 0; i < argc; i++) {
-		print_error(i ? " " : "");
-		for (size_t j = 0; j < lens[i] && j < 80; j++) {
-			unsigned char b = (unsigned char)argv[i][j];
-			if (b >= 0x20 && b < 0x7f)
-				print_error("%c", b);
-			else
-				print_error("\\x%02x", b);
-		}
-	}
 }
 
 /* ---- server life ---- */
@@ -115,36 +94,9 @@ static const char *const *wal_only(const char *const args[])
 	return buf;
 }
 
-static mdb_server *start_server(const char *const args[])
-{
-	mdb_server *s = mdb_start(wal_only(args));
-	assert_non_null(s);
-	return s;
-}
-
-static mdb_conn *open_conn(const mdb_server *s)
-{
-	mdb_conn *c = mdb_conn_open(s->port);
-	assert_non_null(c);
-	return c;
-}
-
-/* SIGTERM and a clean exit (status 0) within the stop timeout. */
-static void stop_cleanly(mdb_server *s)
-{
-	assert_int_equal(mdb_signal(s, SIGTERM), 0);
-	int status = mdb_wait_exit(s, mdb_timeout_ms(MDB_STOP_TIMEOUT_MS));
-	if (status != 0) {
-		mdb_print_log(s);
-		fail_msg("exit status %d after SIGTERM, expected 0", status);
-	}
-}
-
-static void restart_server(mdb_server *s, const char *const args[])
-{
-	if (mdb_restart(s, wal_only(args)) != 0)
-		fail_msg("the server did not come back (log above)");
-}
+/* Macros, so that a failure names the test's line. */
+#define start_server(args)      mdb_start_ok(wal_only(args))
+#define restart_server(s, args) mdb_restart_ok((s), wal_only(args))
 
 /* The persist module's "recovered" line of the latest start. */
 static char *recovered_line(const mdb_server *s)
@@ -229,7 +181,7 @@ static void print_key(const key_want *w)
 {
 	const char *argv[1] = {w->key};
 	size_t lens[1] = {w->klen};
-	print_cmd(1, argv, lens);
+	mdb_print_cmd(1, argv, lens);
 }
 
 /* Every key of the model has its value and expiry (within TTL_SLACK_MS), the
@@ -458,7 +410,7 @@ static void write_every_command(const mdb_server *s, mdb_conn *c, model *m)
 	MDB_ASSERT_CALL(c, "+OK", "SET", "set:px", "v", "PX", "2000000");
 	model_str(m, "set:px", "v", now + 2000000);
 	now = mdb_now_ms();
-	long long wall = unix_ms();
+	long long wall = mdb_unix_ms();
 	snprintf(at, sizeof at, "%lld", wall / 1000 + 3000);
 	MDB_ASSERT_CALL(c, "+OK", "SET", "set:exat", "v", "EXAT", at);
 	model_str(m, "set:exat", "v", now + (wall / 1000 + 3000) * 1000 - wall);
@@ -577,7 +529,7 @@ static void write_every_command(const mdb_server *s, mdb_conn *c, model *m)
 	MDB_ASSERT_CALL(c, ":1", "PEXPIRE", "pexpire", "950000");
 	model_str(m, "pexpire", "v", now + 950000);
 	now = mdb_now_ms();
-	wall = unix_ms();
+	wall = mdb_unix_ms();
 	snprintf(at, sizeof at, "%lld", wall / 1000 + 1200);
 	MDB_ASSERT_CALL(c, ":1", "EXPIREAT", "expireat", at);
 	model_str(m, "expireat", "v", now + (wall / 1000 + 1200) * 1000 - wall);
@@ -662,7 +614,7 @@ static void write_every_command(const mdb_server *s, mdb_conn *c, model *m)
 	free(big);
 
 	/* The line protocol's writes, on a connection of its own. */
-	mdb_conn *l = open_conn(s);
+	mdb_conn *l = mdb_open_ok(s);
 	mdb_assert_cmd(l, "SET line:spaces value with spaces", "OK");
 	mdb_assert_cmd(l, "SET line:bin \"\\x00\\r\\n\\xff end\"", "OK");
 	mdb_assert_cmd(l, "SET line:del x", "OK");
@@ -689,15 +641,15 @@ static void every_write_command_survives_a_clean_restart(const char *policy)
 {
 	const char *const args[] = {"--fsync", policy, NULL};
 	mdb_server *s = start_server(args);
-	mdb_conn *c = open_conn(s);
+	mdb_conn *c = mdb_open_ok(s);
 	model m = {0};
 	write_every_command(s, c, &m);
 	model_check(c, &m, "before the restart");
 	mdb_conn_close(c);
 
-	stop_cleanly(s);
+	mdb_stop_cleanly(s);
 	restart_server(s, args);
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	model_check(c, &m, "after the restart");
 	/* INFO reports the log as Redis reports its AOF, and the replay. */
 	char want[4][64], *rec = recovered_line(s);
@@ -719,9 +671,9 @@ static void every_write_command_survives_a_clean_restart(const char *policy)
 	mdb_conn_close(c);
 
 	/* And the log goes on from there: a second restart changes nothing. */
-	stop_cleanly(s);
+	mdb_stop_cleanly(s);
 	restart_server(s, args);
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	model_check(c, &m, "after a second restart");
 	mdb_conn_close(c);
 	model_free(&m);
@@ -750,8 +702,8 @@ static void acknowledged_writes_survive_sigkill_with_fsync_always(void **state)
 	enum { PIPELINED = 2000 };
 	static const char *const args[] = {"--fsync", "always", NULL};
 	mdb_server *s = start_server(args);
-	mdb_conn *c = open_conn(s);
-	mdb_conn *l = open_conn(s);
+	mdb_conn *c = mdb_open_ok(s);
+	mdb_conn *l = mdb_open_ok(s);
 	model m = {0};
 
 	/* One command at a time, of several kinds... */
@@ -788,7 +740,7 @@ static void acknowledged_writes_survive_sigkill_with_fsync_always(void **state)
 	mdb_conn_close(l);
 
 	restart_server(s, args);
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	model_check(c, &m, "after SIGKILL");
 	mdb_conn_close(c);
 	model_free(&m);
@@ -801,7 +753,7 @@ static void a_key_that_expires_while_the_server_is_down_is_gone_after_restart(vo
 {
 	static const char *const args[] = {"--fsync", "always", NULL};
 	mdb_server *s = start_server(args);
-	mdb_conn *c = open_conn(s);
+	mdb_conn *c = mdb_open_ok(s);
 	model m = {0};
 
 	long long now = mdb_now_ms();
@@ -819,17 +771,17 @@ static void a_key_that_expires_while_the_server_is_down_is_gone_after_restart(vo
 	mdb_conn_close(c);
 	mdb_sleep_ms(500);
 	restart_server(s, args);
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	model_check(c, &m, "after SIGKILL and 500 ms down");
 
 	/* The same across a clean shutdown. */
 	MDB_ASSERT_CALL(c, "+OK", "SET", "down:short2", "v", "PX", "300");
 	model_gone(&m, "down:short2");
 	mdb_conn_close(c);
-	stop_cleanly(s);
+	mdb_stop_cleanly(s);
 	mdb_sleep_ms(500);
 	restart_server(s, args);
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	model_check(c, &m, "after SIGTERM and 500 ms down");
 	mdb_conn_close(c);
 	model_free(&m);
@@ -850,7 +802,7 @@ static int poll_while_loading(const mdb_server *s, long long last)
 	snprintf(key, sizeof key, "load:%lld", last);
 	val[0] = '$';
 	mdb_numbered_value(val + 1, last, LOAD_VALUE_BYTES);
-	mdb_conn *c = open_conn(s);
+	mdb_conn *c = mdb_open_ok(s);
 	long long t0 = mdb_now_ms(), deadline = t0 + mdb_timeout_ms(LOAD_WAIT_MS);
 	int loading_gets = 0;
 	for (int round = 0;; round++) {
@@ -905,11 +857,11 @@ static void commands_get_loading_while_the_log_is_replayed_then_the_data(void **
 	 * with three times the records, then accept whatever this machine does. */
 	for (int attempt = 0; attempt < 2 && loading_gets == 0; attempt++) {
 		long long n = attempt == 0 ? LOAD_KEYS : 2 * LOAD_KEYS;
-		mdb_conn *c = open_conn(s);
+		mdb_conn *c = mdb_open_ok(s);
 		MDB_PIPELINE_SETS(c, "load:", written, n, LOAD_VALUE_BYTES);
 		written += n;
 		mdb_conn_close(c);
-		stop_cleanly(s);
+		mdb_stop_cleanly(s);
 		if (mdb_restart_listening(s, wal_only(args)) != 0)
 			fail_msg("the server did not listen again (log above)");
 		loading_gets = poll_while_loading(s, written - 1);
@@ -927,7 +879,7 @@ static void commands_get_loading_while_the_log_is_replayed_then_the_data(void **
 	assert_int_equal(mdb_log_field(rec, "records"), written);
 	assert_int_equal(mdb_log_field(rec, "keys"), written);
 	free(rec);
-	mdb_conn *c = open_conn(s);
+	mdb_conn *c = mdb_open_ok(s);
 	char *info = MDB_CALL(c, "INFO", "persistence");
 	char want[64];
 	snprintf(want, sizeof want, "\r\nloading_records:%lld\r\n", written);
@@ -950,14 +902,14 @@ static void sigterm_while_loading_exits_0_and_loses_nothing(void **state)
 	 * replay polls for the signal, so it stops early; the log is untouched. */
 	static const char *const args[] = {"--fsync", "no", NULL};
 	mdb_server *s = start_server(args);
-	mdb_conn *c = open_conn(s);
+	mdb_conn *c = mdb_open_ok(s);
 	MDB_PIPELINE_SETS(c, "load:", 0, LOAD_KEYS, LOAD_VALUE_BYTES);
 	mdb_conn_close(c);
-	stop_cleanly(s);
+	mdb_stop_cleanly(s);
 
 	if (mdb_restart_listening(s, wal_only(args)) != 0)
 		fail_msg("the server did not listen again (log above)");
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	char *ping = MDB_CALL(c, "PING");
 	int loading = strcmp(ping, LOADING_ERR) == 0;
 	free(ping);
@@ -975,11 +927,11 @@ static void sigterm_while_loading_exits_0_and_loses_nothing(void **state)
 	} else {
 		print_message("note: loading finished before the first command; SIGTERM "
 		              "during loading not exercised\n");
-		stop_cleanly(s);
+		mdb_stop_cleanly(s);
 	}
 
 	restart_server(s, args);
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	char dbsize[32];
 	snprintf(dbsize, sizeof dbsize, ":%d", LOAD_KEYS);
 	MDB_ASSERT_CALL(c, dbsize, "DBSIZE");
@@ -1010,7 +962,7 @@ typedef struct damage {
 static mdb_server *write_segments(const char *const args[])
 {
 	mdb_server *s = start_server(args);
-	mdb_conn *c = open_conn(s);
+	mdb_conn *c = mdb_open_ok(s);
 	for (int i = 0; i < SEG_KEYS; i++) {
 		char key[32], val[SEG_VALUE_BYTES + 1];
 		snprintf(key, sizeof key, "seg:%d", i);
@@ -1018,7 +970,7 @@ static mdb_server *write_segments(const char *const args[])
 		MDB_ASSERT_CALL(c, "+OK", "SET", key, val);
 	}
 	mdb_conn_close(c);
-	stop_cleanly(s);
+	mdb_stop_cleanly(s);
 	return s;
 }
 
@@ -1105,7 +1057,7 @@ static void wal_recover_truncate_keeps_the_records_before_the_damage(void **stat
 	assert_int_equal(mdb_log_field(rec, "records"), kept);
 	free(rec);
 
-	mdb_conn *c = open_conn(s);
+	mdb_conn *c = mdb_open_ok(s);
 	char dbsize[32];
 	snprintf(dbsize, sizeof dbsize, ":%lld", kept);
 	MDB_ASSERT_CALL(c, dbsize, "DBSIZE");
@@ -1115,9 +1067,9 @@ static void wal_recover_truncate_keeps_the_records_before_the_damage(void **stat
 	 * without --wal-recover truncate replays both. */
 	MDB_ASSERT_CALL(c, "+OK", "SET", "after:truncate", "v");
 	mdb_conn_close(c);
-	stop_cleanly(s);
+	mdb_stop_cleanly(s);
 	restart_server(s, seg_args);
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	snprintf(dbsize, sizeof dbsize, ":%lld", kept + 1);
 	MDB_ASSERT_CALL(c, dbsize, "DBSIZE");
 	MDB_ASSERT_CALL(c, "$v", "GET", "after:truncate");
@@ -1148,7 +1100,7 @@ a_missing_segment_stops_start_up_and_truncate_drops_everything_after_the_gap(voi
 		         name, sg.n - 2, line ? line : "(none)");
 	free(line);
 	long long kept = (long long)sg.first_seq[1] - 1;
-	mdb_conn *c = open_conn(s);
+	mdb_conn *c = mdb_open_ok(s);
 	char dbsize[32];
 	snprintf(dbsize, sizeof dbsize, ":%lld", kept);
 	MDB_ASSERT_CALL(c, dbsize, "DBSIZE");
@@ -1156,9 +1108,9 @@ a_missing_segment_stops_start_up_and_truncate_drops_everything_after_the_gap(voi
 	mdb_conn_close(c);
 
 	/* Repaired: the next start needs no option. */
-	stop_cleanly(s);
+	mdb_stop_cleanly(s);
 	restart_server(s, seg_args);
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	MDB_ASSERT_CALL(c, dbsize, "DBSIZE");
 	mdb_conn_close(c);
 	assert_int_equal(mdb_stop(s), 0);
@@ -1179,7 +1131,7 @@ a_log_missing_its_first_segment_is_refused_and_truncate_starts_with_the_rest(voi
 	restart_server(s, seg_truncate_args);
 	assert_true(mdb_log_contains(s, "the log's first segments are missing"));
 	long long lost = (long long)sg.first_seq[1] - 1;
-	mdb_conn *c = open_conn(s);
+	mdb_conn *c = mdb_open_ok(s);
 	char dbsize[32];
 	snprintf(dbsize, sizeof dbsize, ":%lld", SEG_KEYS - lost);
 	MDB_ASSERT_CALL(c, dbsize, "DBSIZE");
@@ -1190,11 +1142,11 @@ a_log_missing_its_first_segment_is_refused_and_truncate_starts_with_the_rest(voi
 
 	/* docs/persistence.md: use --wal-recover truncate for one start, then
 	 * remove it. That must not bring the refusal back. */
-	stop_cleanly(s);
+	mdb_stop_cleanly(s);
 	if (mdb_restart(s, wal_only(seg_args)) != 0)
 		fail_msg("after one start with --wal-recover truncate accepted the log, a start "
 		         "without it refuses the same log again (log above)");
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	snprintf(dbsize, sizeof dbsize, ":%lld", SEG_KEYS - lost + 1);
 	MDB_ASSERT_CALL(c, dbsize, "DBSIZE");
 	mdb_conn_close(c);
@@ -1205,17 +1157,17 @@ static void a_logged_value_above_max_value_bytes_refuses_start_with_a_clear_erro
 {
 	static const char *const small[] = {"--max-value-bytes", "1024", NULL};
 	mdb_server *s = start_server(NULL);
-	mdb_conn *c = open_conn(s);
+	mdb_conn *c = mdb_open_ok(s);
 	char val[2049];
 	mdb_numbered_value(val, 7, 2048);
 	MDB_ASSERT_CALL(c, "+OK", "SET", "big", val);
 	mdb_conn_close(c);
-	stop_cleanly(s);
+	mdb_stop_cleanly(s);
 
 	const char *const needles[] = {"replaying record 1 ", "--max-value-bytes", NULL};
 	assert_refuses_to_start(s, small, needles);
 	restart_server(s, NULL);
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	MDB_ASSERT_CALL(c, ":2048", "STRLEN", "big");
 	mdb_conn_close(c);
 	assert_int_equal(mdb_stop(s), 0);
@@ -1243,7 +1195,7 @@ static void a_torn_last_record_is_cut_with_a_warning_and_the_rest_is_kept(void *
 	char *rec = recovered_line(s);
 	assert_int_equal(mdb_log_field(rec, "records"), SEG_KEYS - 1);
 	free(rec);
-	mdb_conn *c = open_conn(s);
+	mdb_conn *c = mdb_open_ok(s);
 	char dbsize[32];
 	snprintf(dbsize, sizeof dbsize, ":%d", SEG_KEYS - 1);
 	MDB_ASSERT_CALL(c, dbsize, "DBSIZE");
@@ -1252,9 +1204,9 @@ static void a_torn_last_record_is_cut_with_a_warning_and_the_rest_is_kept(void *
 	/* The torn record's seq is given again, to the next write. */
 	MDB_ASSERT_CALL(c, "+OK", "SET", "after:torn", "v");
 	mdb_conn_close(c);
-	stop_cleanly(s);
+	mdb_stop_cleanly(s);
 	restart_server(s, seg_args);
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	snprintf(dbsize, sizeof dbsize, ":%d", SEG_KEYS);
 	MDB_ASSERT_CALL(c, dbsize, "DBSIZE");
 	MDB_ASSERT_CALL(c, "$v", "GET", "after:torn");
@@ -1305,12 +1257,12 @@ static void a_torn_tail_inside_an_atomic_batch_drops_the_whole_batch(void **stat
 	unsigned char *img;
 	size_t len, count;
 	mdb_server *s = start_server(args);
-	mdb_conn *c = open_conn(s);
+	mdb_conn *c = mdb_open_ok(s);
 	MDB_ASSERT_CALL(c, "+OK", "SET", "before", "v");
 	MDB_ASSERT_CALL(c, "+OK", "SET", "ren:src", "moved");
 	MDB_ASSERT_CALL(c, "+OK", "MSET", "m:a", "1", "m:b", "2", "m:c", "3");
 	mdb_conn_close(c);
-	stop_cleanly(s);
+	mdb_stop_cleanly(s);
 
 	/* MSET is three records; the cut falls inside the second. */
 	size_t n = last_segment(s, path, &img, &len, recs);
@@ -1321,7 +1273,7 @@ static void a_torn_tail_inside_an_atomic_batch_drops_the_whole_batch(void **stat
 	assert_int_equal(truncate(path, (off_t)(b[1].off + b[1].size / 2)), 0);
 	restart_server(s, args);
 	assert_torn_warning(s, path, b[0].off, b[0].size + b[1].size / 2, 1);
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	MDB_ASSERT_CALL(c, ":0", "EXISTS", "m:a", "m:b", "m:c");
 	MDB_ASSERT_CALL(c, "$v", "GET", "before");
 	MDB_ASSERT_CALL(c, ":2", "DBSIZE");
@@ -1330,7 +1282,7 @@ static void a_torn_tail_inside_an_atomic_batch_drops_the_whole_batch(void **stat
 	 * two, on a record boundary: an unterminated batch, dropped too. */
 	MDB_ASSERT_CALL(c, "+OK", "RENAME", "ren:src", "ren:dst");
 	mdb_conn_close(c);
-	stop_cleanly(s);
+	mdb_stop_cleanly(s);
 	n = last_segment(s, path, &img, &len, recs);
 	first = last_batch(img, recs, n, &count);
 	free(img);
@@ -1339,7 +1291,7 @@ static void a_torn_tail_inside_an_atomic_batch_drops_the_whole_batch(void **stat
 	assert_int_equal(truncate(path, (off_t)(b[0].off + b[0].size)), 0);
 	restart_server(s, args);
 	assert_torn_warning(s, path, b[0].off, b[0].size, 1);
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	MDB_ASSERT_CALL(c, "$moved", "GET", "ren:src");
 	MDB_ASSERT_CALL(c, "nil", "GET", "ren:dst");
 	MDB_ASSERT_CALL(c, ":2", "DBSIZE");
@@ -1357,7 +1309,7 @@ static void segments_rotate_at_wal_segment_bytes_and_a_restart_replays_them_all(
 	static rec_info recs[MAX_RECORDS];
 	static segs sg;
 	mdb_server *s = start_server(args);
-	mdb_conn *c = open_conn(s);
+	mdb_conn *c = mdb_open_ok(s);
 	/* One SET at a time under --fsync always: each write is its own batch,
 	 * so every segment closes with the first record that reaches 4 KiB. */
 	for (int i = 0; i < KEYS; i++) {
@@ -1367,7 +1319,7 @@ static void segments_rotate_at_wal_segment_bytes_and_a_restart_replays_them_all(
 		MDB_ASSERT_CALL(c, "+OK", "SET", key, val);
 	}
 	mdb_conn_close(c);
-	stop_cleanly(s);
+	mdb_stop_cleanly(s);
 
 	list_segments(s->data_dir, &sg);
 	size_t total = 0;
@@ -1406,7 +1358,7 @@ static void segments_rotate_at_wal_segment_bytes_and_a_restart_replays_them_all(
 	assert_int_equal(mdb_log_field(rec, "records"), KEYS);
 	assert_int_equal(mdb_log_field(rec, "segments"), sg.n);
 	free(rec);
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	char dbsize[32];
 	snprintf(dbsize, sizeof dbsize, ":%d", KEYS);
 	MDB_ASSERT_CALL(c, dbsize, "DBSIZE");

@@ -51,49 +51,6 @@ static const char DAMAGED[] = "damaged snapshot skipped";
 
 /* ---- small utilities ---- */
 
-static long long unix_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static mdb_server *start_server(const char *const args[])
-{
-	mdb_server *s = mdb_start(args);
-	assert_non_null(s);
-	return s;
-}
-
-static mdb_conn *open_conn(const mdb_server *s)
-{
-	mdb_conn *c = mdb_conn_open(s->port);
-	assert_non_null(c);
-	return c;
-}
-
-/* SIGTERM and a clean exit (status 0) within the stop timeout. */
-static void stop_cleanly(mdb_server *s)
-{
-	assert_int_equal(mdb_signal(s, SIGTERM), 0);
-	int status = mdb_wait_exit(s, mdb_timeout_ms(MDB_STOP_TIMEOUT_MS));
-	if (status != 0) {
-		mdb_print_log(s);
-		fail_msg("exit status %d after SIGTERM, expected 0", status);
-	}
-}
-
-static void kill_server(mdb_server *s)
-{
-	assert_int_equal(mdb_kill(s), 128 + SIGKILL);
-}
-
-static void restart_server(mdb_server *s, const char *const args[])
-{
-	if (mdb_restart(s, args) != 0)
-		fail_msg("the server did not come back (log above)");
-}
-
 /* The last log line holding needle; fails the test when there is none. */
 static char *log_line(const mdb_server *s, const char *needle)
 {
@@ -103,6 +60,21 @@ static char *log_line(const mdb_server *s, const char *needle)
 		fail_msg("no log line holding %s", needle);
 	}
 	return line;
+}
+
+/* Restarts s with args and fails (saying why it should not have started)
+ * unless start-up is refused: exit status 1 within the stop timeout. */
+static void assert_refuses_start(mdb_server *s, const char *const args[], const char *why)
+{
+	print_message("expected: the server refuses to start (its log follows)\n");
+	if (mdb_restart(s, args) == 0) {
+		mdb_conn *c = mdb_open_ok(s);
+		long long keys = MDB_CALL_INT(c, "DBSIZE", NULL);
+		mdb_conn_close(c);
+		mdb_print_log(s);
+		fail_msg("%s, yet the server started, with %lld keys", why, keys);
+	}
+	assert_int_equal(mdb_wait_exit(s, mdb_timeout_ms(MDB_STOP_TIMEOUT_MS)), 1);
 }
 
 static size_t file_size(const char *path)
@@ -135,28 +107,30 @@ typedef struct snaps {
 	char name[MAX_SNAPS][64]; /* file names */
 } snaps;
 
-/* "snapshot-" 20 digits ".parquet" (src/snapshot.h). */
-static int is_snapshot_name(const struct dirent *de)
+/* 1 when s is prefix, 20 digits, suffix: how snapshots and WAL segments are
+ * named. */
+static int is_numbered_name(const char *s, const char *prefix, const char *suffix)
 {
-	const char *s = de->d_name;
-	if (strlen(s) != 37 || strncmp(s, "snapshot-", 9) != 0 || strcmp(s + 29, ".parquet") != 0)
+	size_t p = strlen(prefix);
+	if (strlen(s) != p + 20 + strlen(suffix) || strncmp(s, prefix, p) != 0 ||
+	    strcmp(s + p + 20, suffix) != 0)
 		return 0;
-	for (int i = 9; i < 29; i++)
+	for (size_t i = p; i < p + 20; i++)
 		if (s[i] < '0' || s[i] > '9')
 			return 0;
 	return 1;
 }
 
+/* "snapshot-" 20 digits ".parquet" (src/snapshot.h). */
+static int is_snapshot_name(const struct dirent *de)
+{
+	return is_numbered_name(de->d_name, "snapshot-", ".parquet");
+}
+
 /* "wal-" 20 digits ".log" (src/wal.c). */
 static int is_segment_name(const struct dirent *de)
 {
-	const char *s = de->d_name;
-	if (strlen(s) != 28 || strncmp(s, "wal-", 4) != 0 || strcmp(s + 24, ".log") != 0)
-		return 0;
-	for (int i = 4; i < 24; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return 1;
+	return is_numbered_name(de->d_name, "wal-", ".log");
 }
 
 static void list_snapshots(const char *dir, snaps *out)
@@ -314,14 +288,14 @@ static void assert_dbsize(mdb_conn *c, long long n)
 static void save_writes_a_snapshot_that_info_reports_and_a_restart_after_sigkill_loads(void **state)
 {
 	enum { FIRST = 1000, MORE = 500 };
-	mdb_server *s = start_server(NULL);
-	mdb_conn *c = open_conn(s);
+	mdb_server *s = mdb_start_ok(NULL);
+	mdb_conn *c = mdb_open_ok(s);
 	snaps sn;
 
 	MDB_PIPELINE_SETS(c, "k:", 0, FIRST, VLEN);
-	long long before_s = unix_ms() / 1000;
+	long long before_s = mdb_unix_ms() / 1000;
 	MDB_ASSERT_CALL(c, "+OK", "SAVE");
-	long long after_s = unix_ms() / 1000;
+	long long after_s = mdb_unix_ms() / 1000;
 
 	list_snapshots(s->data_dir, &sn);
 	assert_int_equal(sn.n, 1);
@@ -363,10 +337,10 @@ static void save_writes_a_snapshot_that_info_reports_and_a_restart_after_sigkill
 	assert_int_equal(info_get(c, "rdb_saves"), 1);
 	mdb_conn_close(c);
 
-	kill_server(s);
-	restart_server(s, NULL);
+	mdb_kill_ok(s);
+	mdb_restart_ok(s, NULL);
 	assert_loaded(s, FIRST, seq, MORE + 1);
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	assert_dbsize(c, FIRST + MORE - 1);
 	MDB_ASSERT_CALL(c, "nil", "GET", "k:0");
 	MDB_CHECK_NUMBERED(c, "k:", 1, FIRST + MORE - 1, FIRST + MORE + 10, VLEN);
@@ -395,8 +369,8 @@ static void write_in_small_batches(mdb_conn *c, const char *prefix, long long fi
 static void save_removes_the_wal_segments_it_covers_and_a_restart_still_has_every_key(void **state)
 {
 	enum { KEYS = 3000, AFTER = 150 };
-	mdb_server *s = start_server(seg_args);
-	mdb_conn *c = open_conn(s);
+	mdb_server *s = mdb_start_ok(seg_args);
+	mdb_conn *c = mdb_open_ok(s);
 
 	write_in_small_batches(c, "seg:", 0, KEYS);
 	int before = count_segments(s->data_dir);
@@ -419,10 +393,10 @@ static void save_removes_the_wal_segments_it_covers_and_a_restart_still_has_ever
 
 	write_in_small_batches(c, "seg:", KEYS, AFTER);
 	mdb_conn_close(c);
-	kill_server(s);
-	restart_server(s, seg_args);
+	mdb_kill_ok(s);
+	mdb_restart_ok(s, seg_args);
 	assert_loaded(s, KEYS, -1, AFTER);
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	assert_dbsize(c, KEYS + AFTER);
 	MDB_CHECK_NUMBERED(c, "seg:", 0, KEYS + AFTER, KEYS + AFTER + 10, SEG_VLEN);
 	mdb_conn_close(c);
@@ -510,8 +484,8 @@ static const char *const bg_args[] = {"--fsync", "always", NULL};
 static void bgsave_under_load_then_sigkill_keeps_every_acknowledged_write(void **state)
 {
 	enum { PRELOAD = 30000 };
-	mdb_server *s = start_server(bg_args);
-	mdb_conn *c = open_conn(s);
+	mdb_server *s = mdb_start_ok(bg_args);
+	mdb_conn *c = mdb_open_ok(s);
 	MDB_PIPELINE_SETS(c, "pre:", 0, PRELOAD, VLEN);
 
 	loader l = {.port = s->port};
@@ -534,18 +508,18 @@ static void bgsave_under_load_then_sigkill_keeps_every_acknowledged_write(void *
 
 	/* Keep writing a little after it, then kill in the middle of it. */
 	wait_acked(&l, atomic_load(&l.acked) + 2000);
-	kill_server(s);
+	mdb_kill_ok(s);
 	atomic_store(&l.stop, 1);
 	assert_int_equal(pthread_join(l.thread, NULL), 0);
 	mdb_conn_close(c);
 	long long acked = atomic_load(&l.acked);
 
-	restart_server(s, bg_args);
+	mdb_restart_ok(s, bg_args);
 	assert_loaded(s, -1, -1, -1);
 	char *line = log_line(s, SNAP_LOADED);
 	assert_true(mdb_log_field(line, "seq") >= snap_seq);
 	free(line);
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	MDB_CHECK_NUMBERED(c, "pre:", 0, PRELOAD, PRELOAD, VLEN);
 	MDB_CHECK_NUMBERED(c, "bg:", 0, acked, acked, VLEN);
 	print_message("%lld acknowledged keys checked after SIGKILL\n", acked);
@@ -559,8 +533,8 @@ static void bgsave_schedule_while_one_runs_is_followed_by_another_snapshot(void 
 	 * error: another one follows it" (as in Redis). */
 	enum { PRELOAD = 30000 };
 	static const char *const args[] = {"--snapshot-every", "0", NULL};
-	mdb_server *s = start_server(args);
-	mdb_conn *c = open_conn(s);
+	mdb_server *s = mdb_start_ok(args);
+	mdb_conn *c = mdb_open_ok(s);
 	MDB_PIPELINE_SETS(c, "pre:", 0, PRELOAD, VLEN);
 	send_three_bgsaves(c, 0);
 	wait_saves(c, 1);
@@ -580,8 +554,8 @@ static void save_and_bgsave_errors_carry_a_single_err_prefix(void **state)
 {
 	/* reply_error adds "ERR " itself (reply.c); cmd_server.c's SAVE, BGSAVE
 	 * and SHUTDOWN errors must not add another. */
-	mdb_server *s = start_server(NULL);
-	mdb_conn *c = open_conn(s);
+	mdb_server *s = mdb_start_ok(NULL);
+	mdb_conn *c = mdb_open_ok(s);
 	MDB_ASSERT_CALL(c, "-ERR syntax error", "BGSAVE", "NOW");
 	MDB_ASSERT_CALL(c, "-ERR syntax error", "BGSAVE", "SCHEDULE", "X");
 	MDB_ASSERT_CALL(c, "-ERR syntax error", "SHUTDOWN", "LATER");
@@ -599,8 +573,8 @@ static void
 a_damaged_newest_snapshot_falls_back_to_the_previous_one_and_the_longer_log(void **state)
 {
 	enum { A = 3000, B = 3000, C = 500 };
-	mdb_server *s = start_server(NULL);
-	mdb_conn *c = open_conn(s);
+	mdb_server *s = mdb_start_ok(NULL);
+	mdb_conn *c = mdb_open_ok(s);
 	snaps sn;
 
 	MDB_PIPELINE_SETS(c, "a:", 0, A, VLEN);
@@ -610,20 +584,20 @@ a_damaged_newest_snapshot_falls_back_to_the_previous_one_and_the_longer_log(void
 	MDB_ASSERT_CALL(c, "+OK", "SAVE");
 	MDB_PIPELINE_SETS(c, "c:", 0, C, VLEN);
 	mdb_conn_close(c);
-	kill_server(s);
+	mdb_kill_ok(s);
 
 	list_snapshots(s->data_dir, &sn);
 	assert_int_equal(sn.n, 2);
 	assert_int_equal(sn.seq[0], first_seq);
 	flip_middle(sn.newest);
 
-	restart_server(s, NULL);
+	mdb_restart_ok(s, NULL);
 	char *line = log_line(s, DAMAGED);
 	if (strstr(line, sn.name[1]) == NULL || strstr(line, "\"level\":\"error") == NULL)
 		fail_msg("expected an error naming %s, got: %s", sn.name[1], line);
 	free(line);
 	assert_loaded(s, A, first_seq, B + C);
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	assert_dbsize(c, A + B + C);
 	MDB_CHECK_NUMBERED(c, "a:", 0, A, A, VLEN);
 	MDB_CHECK_NUMBERED(c, "b:", 0, B, B, VLEN);
@@ -638,8 +612,8 @@ the_only_snapshot_damaged_with_its_log_gone_stops_start_up_with_a_clear_message(
 	enum { KEYS = 3000 };
 	static const char *const args[] = {"--snapshots-keep", "1", "--wal-segment-bytes", "4096",
 	                                   NULL};
-	mdb_server *s = start_server(args);
-	mdb_conn *c = open_conn(s);
+	mdb_server *s = mdb_start_ok(args);
+	mdb_conn *c = mdb_open_ok(s);
 	snaps sn;
 
 	write_in_small_batches(c, "k:", 0, KEYS);
@@ -650,14 +624,12 @@ the_only_snapshot_damaged_with_its_log_gone_stops_start_up_with_a_clear_message(
 		fail_msg("SAVE removed no WAL segment (%d before, %d after)", before, after);
 	write_in_small_batches(c, "more:", 0, 200);
 	mdb_conn_close(c);
-	kill_server(s);
+	mdb_kill_ok(s);
 	list_snapshots(s->data_dir, &sn);
 	assert_int_equal(sn.n, 1);
 	flip_middle(sn.newest);
 
-	print_message("expected: the server refuses to start (its log follows)\n");
-	assert_int_not_equal(mdb_restart(s, args), 0);
-	assert_int_equal(mdb_wait_exit(s, mdb_timeout_ms(MDB_STOP_TIMEOUT_MS)), 1);
+	assert_refuses_start(s, args, "the only snapshot is damaged and the log before it is gone");
 	char *damaged = log_line(s, DAMAGED);
 	assert_non_null(strstr(damaged, sn.name[0]));
 	free(damaged);
@@ -688,8 +660,8 @@ the_only_snapshot_damaged_and_an_empty_log_after_it_stops_start_up_not_empty(voi
 	enum { KEYS = 1000, SEG_HEADER = 16 };
 	static const char *const args[] = {
 	        "--snapshots-keep", "1", "--wal-segment-bytes", "4096", "--fsync", "always", NULL};
-	mdb_server *s = start_server(args);
-	mdb_conn *c = open_conn(s);
+	mdb_server *s = mdb_start_ok(args);
+	mdb_conn *c = mdb_open_ok(s);
 	snaps sn;
 
 	write_in_small_batches(c, "k:", 0, KEYS);
@@ -709,26 +681,16 @@ the_only_snapshot_damaged_and_an_empty_log_after_it_stops_start_up_not_empty(voi
 			mdb_sleep_ms(10);
 	}
 	assert_int_equal(newest_segment_size(s->data_dir), SEG_HEADER);
-	long long keys = MDB_CALL_INT(c, "DBSIZE", NULL);
 	MDB_ASSERT_CALL(c, "+OK", "SAVE");
 	assert_int_equal(count_segments(s->data_dir), 1);
 	mdb_conn_close(c);
-	kill_server(s);
+	mdb_kill_ok(s);
 	list_snapshots(s->data_dir, &sn);
 	assert_int_equal(sn.n, 1);
 	flip_middle(sn.newest);
 
-	print_message("expected: the server refuses to start (its log follows)\n");
-	if (mdb_restart(s, args) == 0) {
-		c = open_conn(s);
-		long long now = MDB_CALL_INT(c, "DBSIZE", NULL);
-		mdb_conn_close(c);
-		mdb_print_log(s);
-		fail_msg("the only snapshot is damaged and the log before its seq is gone, yet "
-		         "the server started, with %lld of the %lld keys",
-		         now, keys);
-	}
-	assert_int_equal(mdb_wait_exit(s, mdb_timeout_ms(MDB_STOP_TIMEOUT_MS)), 1);
+	assert_refuses_start(s, args,
+	                     "the only snapshot is damaged and the log before its seq is gone");
 	char *line = mdb_last_log_line(s, "refusing to start");
 	if (line == NULL || strstr(line, "the newest snapshot is damaged") == NULL)
 		fail_msg("expected a \"refusing to start\" line saying the newest snapshot is "
@@ -751,8 +713,8 @@ timed_snapshots_follow_changes_keep_at_most_snapshots_keep_and_skip_idle_time(vo
 	                                   "--snapshots-keep",
 	                                   "2",
 	                                   NULL};
-	mdb_server *s = start_server(args);
-	mdb_conn *c = open_conn(s);
+	mdb_server *s = mdb_start_ok(args);
+	mdb_conn *c = mdb_open_ok(s);
 	snaps sn, idle;
 	long long saves = 0;
 	char prefix[32];
@@ -790,45 +752,45 @@ static void a_clean_shutdown_writes_a_closing_snapshot_unless_turned_off(void **
 {
 	enum { KEYS = 2000 };
 	static const char *const off[] = {"--snapshot-on-shutdown=false", NULL};
-	mdb_server *s = start_server(NULL);
-	mdb_conn *c = open_conn(s);
+	mdb_server *s = mdb_start_ok(NULL);
+	mdb_conn *c = mdb_open_ok(s);
 	snaps sn, again;
 
 	MDB_PIPELINE_SETS(c, "sd:", 0, KEYS, VLEN);
 	mdb_conn_close(c);
-	stop_cleanly(s);
+	mdb_stop_cleanly(s);
 	list_snapshots(s->data_dir, &sn);
 	assert_int_equal(sn.n, 1);
 	char *saved = log_line(s, "\"component\":\"snapshot\",\"msg\":\"saved\"");
 	assert_non_null(strstr(saved, "\"kind\":\"shutdown\""));
 	free(saved);
 
-	restart_server(s, NULL);
+	mdb_restart_ok(s, NULL);
 	assert_loaded(s, KEYS, (long long)sn.seq[0], 0);
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	assert_dbsize(c, KEYS);
 	MDB_CHECK_NUMBERED(c, "sd:", 0, KEYS, KEYS, VLEN);
 	mdb_conn_close(c);
 	/* Nothing changed since: no second closing snapshot. */
-	stop_cleanly(s);
+	mdb_stop_cleanly(s);
 	list_snapshots(s->data_dir, &again);
 	assert_int_equal(again.n, 1);
 	assert_string_equal(again.name[0], sn.name[0]);
 	assert_int_equal(mdb_stop(s), 0);
 
-	s = start_server(off);
-	c = open_conn(s);
+	s = mdb_start_ok(off);
+	c = mdb_open_ok(s);
 	MDB_PIPELINE_SETS(c, "sd:", 0, KEYS, VLEN);
 	mdb_conn_close(c);
-	stop_cleanly(s);
+	mdb_stop_cleanly(s);
 	list_snapshots(s->data_dir, &sn);
 	assert_int_equal(sn.n, 0);
-	restart_server(s, off);
+	mdb_restart_ok(s, off);
 	char *rec = log_line(s, RECOVERED);
 	assert_int_equal(mdb_log_field(rec, "snapshot_seq"), 0);
 	assert_int_equal(mdb_log_field(rec, "records"), KEYS);
 	free(rec);
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	assert_dbsize(c, KEYS);
 	MDB_CHECK_NUMBERED(c, "sd:", 0, KEYS, KEYS, VLEN);
 	mdb_conn_close(c);
@@ -879,7 +841,7 @@ static void storage_file_path_follows_the_newest_snapshot_and_is_loaded_when_alo
 
 	mdb_server *s = mdb_start_in(data, args);
 	assert_non_null(s);
-	mdb_conn *c = open_conn(s);
+	mdb_conn *c = mdb_open_ok(s);
 	MDB_PIPELINE_SETS(c, "fp:", 0, KEYS, VLEN);
 	MDB_ASSERT_CALL(c, "+OK", "SAVE");
 	list_snapshots(data, &sn);
@@ -891,7 +853,7 @@ static void storage_file_path_follows_the_newest_snapshot_and_is_loaded_when_alo
 	assert_int_equal(sn.n, 2);
 	assert_same_file(db, sn.newest);
 	mdb_conn_close(c);
-	stop_cleanly(s);
+	mdb_stop_cleanly(s);
 	assert_int_equal(mdb_stop(s), 0);
 
 	/* A data dir holding only that file (the original Mini DB's layout). */
@@ -910,15 +872,15 @@ static void storage_file_path_follows_the_newest_snapshot_and_is_loaded_when_alo
 	char *line = log_line(s, "loaded storage.file_path (no snapshot yet)");
 	assert_int_equal(mdb_log_field(line, "rows"), 2 * KEYS);
 	free(line);
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	assert_dbsize(c, 2 * KEYS);
 	MDB_CHECK_NUMBERED(c, "fp:", 0, 2 * KEYS, 2 * KEYS + 10, VLEN);
 	/* It goes on from there: a write, a SIGKILL, the file and the log. */
 	MDB_ASSERT_CALL(c, "+OK", "SET", "fp:new", "v");
 	mdb_conn_close(c);
-	kill_server(s);
-	restart_server(s, args);
-	c = open_conn(s);
+	mdb_kill_ok(s);
+	mdb_restart_ok(s, args);
+	c = mdb_open_ok(s);
 	assert_dbsize(c, 2 * KEYS + 1);
 	MDB_ASSERT_CALL(c, "$v", "GET", "fp:new");
 	mdb_conn_close(c);
@@ -993,8 +955,8 @@ static void expiry_binary_keys_and_empty_values_round_trip_through_a_snapshot(vo
 	        {"utf8:\xc3\xa9\xe2\x82\xac", 10, "\xf0\x9f\x98\x80", 4},
 	};
 	const size_t nbin = sizeof bin / sizeof bin[0];
-	mdb_server *s = start_server(NULL);
-	mdb_conn *c = open_conn(s);
+	mdb_server *s = mdb_start_ok(NULL);
+	mdb_conn *c = mdb_open_ok(s);
 	char at[32];
 
 	long long t = mdb_now_ms();
@@ -1004,7 +966,7 @@ static void expiry_binary_keys_and_empty_values_round_trip_through_a_snapshot(vo
 	MDB_ASSERT_CALL(c, "+OK", "SET", "ttl:px", "v", "PX", "5000000");
 	long long d_px = t + 5000000;
 	t = mdb_now_ms();
-	long long wall = unix_ms();
+	long long wall = mdb_unix_ms();
 	snprintf(at, sizeof at, "%lld", wall + 3000000);
 	MDB_ASSERT_CALL(c, "+OK", "SET", "ttl:pxat", "v", "PXAT", at);
 	long long d_pxat = t + 3000000;
@@ -1040,12 +1002,12 @@ static void expiry_binary_keys_and_empty_values_round_trip_through_a_snapshot(vo
 	MDB_ASSERT_CALL(c, "+OK", "SAVE");
 	assert_int_equal(info_get(c, "snapshot_last_rows"), live);
 	mdb_conn_close(c);
-	kill_server(s);
+	mdb_kill_ok(s);
 	mdb_sleep_ms(DOWN_MS); /* a TTL kept as relative time would be DOWN_MS off */
 
-	restart_server(s, NULL);
+	mdb_restart_ok(s, NULL);
 	assert_loaded(s, live, -1, -1);
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	MDB_ASSERT_CALL(c, ":0", "EXISTS", "ttl:dies");
 	assert_dbsize(c, live - 1);
 	check_binary(c, &bigkv);
@@ -1065,18 +1027,18 @@ static void expiry_binary_keys_and_empty_values_round_trip_through_a_snapshot(vo
 
 static void an_empty_keyspace_saves_and_loads_as_an_empty_snapshot(void **state)
 {
-	mdb_server *s = start_server(NULL);
-	mdb_conn *c = open_conn(s);
+	mdb_server *s = mdb_start_ok(NULL);
+	mdb_conn *c = mdb_open_ok(s);
 	MDB_PIPELINE_SETS(c, "old:", 0, 100, VLEN);
 	MDB_ASSERT_CALL(c, "+OK", "FLUSHALL");
 	MDB_ASSERT_CALL(c, "+OK", "SAVE");
 	assert_int_equal(info_get(c, "snapshot_last_rows"), 0);
 	MDB_ASSERT_CALL(c, "+OK", "SET", "after", "v");
 	mdb_conn_close(c);
-	kill_server(s);
-	restart_server(s, NULL);
+	mdb_kill_ok(s);
+	mdb_restart_ok(s, NULL);
 	assert_loaded(s, 0, -1, 1);
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	assert_dbsize(c, 1);
 	MDB_ASSERT_CALL(c, "$v", "GET", "after");
 	mdb_conn_close(c);
@@ -1099,26 +1061,18 @@ static void a_snapshot_value_above_max_value_bytes_refuses_start_naming_the_limi
 	                                    "1024",
 	                                    NULL};
 	char val[2049];
-	mdb_server *s = start_server(args);
-	mdb_conn *c = open_conn(s);
+	mdb_server *s = mdb_start_ok(args);
+	mdb_conn *c = mdb_open_ok(s);
 	mdb_numbered_value(val, 7, 2048);
 	MDB_ASSERT_CALL(c, "+OK", "SET", "big", val);
 	write_in_small_batches(c, "k:", 0, 1000);
 	MDB_ASSERT_CALL(c, "+OK", "SAVE");
 	mdb_conn_close(c);
-	kill_server(s);
+	mdb_kill_ok(s);
 
-	print_message("expected: the server refuses to start (its log follows)\n");
-	if (mdb_restart(s, small) == 0) {
-		c = open_conn(s);
-		long long now = MDB_CALL_INT(c, "DBSIZE", NULL);
-		mdb_conn_close(c);
-		mdb_print_log(s);
-		fail_msg("a good snapshot holding a value over --max-value-bytes was skipped as "
-		         "damaged and the server started with %lld of the 1001 keys",
-		         now);
-	}
-	assert_int_equal(mdb_wait_exit(s, mdb_timeout_ms(MDB_STOP_TIMEOUT_MS)), 1);
+	assert_refuses_start(s, small,
+	                     "a good snapshot holding a value over --max-value-bytes was skipped "
+	                     "as damaged");
 	char *line = mdb_last_log_line(s, "refusing to start");
 	char *damaged = mdb_last_log_line(s, DAMAGED);
 	if (line == NULL || strstr(line, "--max-value-bytes") == NULL || damaged != NULL)
@@ -1129,8 +1083,8 @@ static void a_snapshot_value_above_max_value_bytes_refuses_start_naming_the_limi
 	free(line);
 	free(damaged);
 	/* With the limit back, everything is there. */
-	restart_server(s, args);
-	c = open_conn(s);
+	mdb_restart_ok(s, args);
+	c = mdb_open_ok(s);
 	MDB_ASSERT_CALL(c, ":2048", "STRLEN", "big");
 	assert_dbsize(c, 1001);
 	mdb_conn_close(c);
@@ -1141,11 +1095,11 @@ static void a_snapshot_value_above_max_value_bytes_refuses_start_naming_the_limi
 
 static void unfinished_snapshot_temp_files_are_removed_at_start_up(void **state)
 {
-	mdb_server *s = start_server(NULL);
-	mdb_conn *c = open_conn(s);
+	mdb_server *s = mdb_start_ok(NULL);
+	mdb_conn *c = mdb_open_ok(s);
 	MDB_ASSERT_CALL(c, "+OK", "SET", "a", "b");
 	mdb_conn_close(c);
-	stop_cleanly(s);
+	mdb_stop_cleanly(s);
 
 	static const char *const stale[] = {
 	        ".tmp-snapshot-00000000000000000001-12345.parquet",
@@ -1161,13 +1115,13 @@ static void unfinished_snapshot_temp_files_are_removed_at_start_up(void **state)
 	assert_int_equal(mdb_write_file(keep, "mine", 4), 0);
 	assert_int_equal(count_prefixed(s->data_dir, ".tmp-snapshot-"), 2);
 
-	restart_server(s, NULL);
+	mdb_restart_ok(s, NULL);
 	assert_int_equal(count_prefixed(s->data_dir, ".tmp-snapshot-"), 0);
 	char *line = log_line(s, "removed an unfinished snapshot left by a crash");
 	assert_non_null(strstr(line, ".tmp-snapshot-"));
 	free(line);
 	assert_int_equal(access(keep, F_OK), 0);
-	c = open_conn(s);
+	c = mdb_open_ok(s);
 	MDB_ASSERT_CALL(c, "$b", "GET", "a");
 	mdb_conn_close(c);
 	assert_int_equal(mdb_stop(s), 0);

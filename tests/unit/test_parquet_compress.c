@@ -23,6 +23,7 @@
 
 #include "parquet/compress.h"
 #include "parquet/thrift.h"
+#include "parquet_testlib.h"
 
 static const int32_t codecs[] = {PQ_CODEC_UNCOMPRESSED, PQ_CODEC_SNAPPY, PQ_CODEC_GZIP,
                                  PQ_CODEC_BROTLI,       PQ_CODEC_ZSTD,   PQ_CODEC_LZ4_RAW};
@@ -35,33 +36,12 @@ static const char text[] =
         "in the minds of the surrounding families, that he is considered the rightful property "
         "of some one or other of their daughters.";
 
-/* xorshift64 with a fixed seed: reproducible incompressible data. */
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
 static uint8_t *random_bytes(size_t len)
 {
 	uint8_t *p = malloc(len ? len : 1);
 	assert_non_null(p);
 	for (size_t i = 0; i < len; i++)
-		p[i] = (uint8_t)rng();
-	return p;
-}
-
-/* Copies into an exactly sized heap block so ASan sees any overread. */
-static uint8_t *dup_exact(const uint8_t *src, size_t len)
-{
-	uint8_t *p = malloc(len ? len : 1);
-	assert_non_null(p);
-	if (len)
-		memcpy(p, src, len);
+		p[i] = (uint8_t)tl_rng();
 	return p;
 }
 
@@ -76,7 +56,7 @@ static uint8_t *compress_exact(int32_t codec, int level, const uint8_t *in, size
 	assert_non_null(buf);
 	assert_int_equal(pq_compress(codec, level, in, len, buf, bound, clen), PQC_OK);
 	assert_true(*clen <= bound);
-	uint8_t *c = dup_exact(buf, *clen);
+	uint8_t *c = tl_dup_exact(buf, *clen);
 	free(buf);
 	return c;
 }
@@ -219,7 +199,7 @@ static void test_every_truncation_of_a_small_page_is_refused(void **state)
 		size_t clen;
 		uint8_t *c = compress_exact(codecs[i], 0, (const uint8_t *)text, len, &clen);
 		for (size_t cut = 0; cut < clen && cut < 4096; cut++) {
-			uint8_t *t = dup_exact(c, cut);
+			uint8_t *t = tl_dup_exact(c, cut);
 			int rc = decompress_exact(codecs[i], t, cut, len, NULL, 0);
 			assert_true(rc == PQC_CORRUPT || rc == PQC_SIZE_MISMATCH);
 			free(t);
@@ -237,7 +217,7 @@ static void test_bit_flips_give_an_error_or_exact_size_output_never_a_crash(void
 		uint8_t *c = compress_exact(codecs[i], 0, (const uint8_t *)text, len, &clen);
 		for (size_t pos = 0; pos < clen && pos < 4096; pos++) {
 			for (size_t m = 0; m < sizeof(masks); m++) {
-				uint8_t *t = dup_exact(c, clen);
+				uint8_t *t = tl_dup_exact(c, clen);
 				t[pos] ^= masks[m];
 				int rc = decompress_exact(codecs[i], t, clen, len, NULL, 0);
 				assert_true(rc == PQC_OK || rc == PQC_CORRUPT ||
@@ -255,19 +235,20 @@ static void test_damage_anywhere_in_a_64_kib_page_never_crashes(void **state)
 	uint8_t *data = malloc(len);
 	assert_non_null(data);
 	for (size_t i = 0; i < len; i++)
-		data[i] = i % 5 == 0 ? (uint8_t)rng() : (uint8_t)text[(i / 3) % (sizeof(text) - 1)];
+		data[i] = i % 5 == 0 ? (uint8_t)tl_rng()
+		                     : (uint8_t)text[(i / 3) % (sizeof(text) - 1)];
 	for (size_t i = 0; i < NCODECS; i++) {
 		size_t clen;
 		uint8_t *c = compress_exact(codecs[i], 0, data, len, &clen);
 		for (int round = 0; round < 150; round++) {
-			size_t cut = (size_t)(rng() % clen);
-			uint8_t *t = dup_exact(c, cut);
+			size_t cut = (size_t)(tl_rng() % clen);
+			uint8_t *t = tl_dup_exact(c, cut);
 			int rc = decompress_exact(codecs[i], t, cut, len, NULL, 0);
 			assert_true(rc == PQC_CORRUPT || rc == PQC_SIZE_MISMATCH);
 			free(t);
 
-			t = dup_exact(c, clen);
-			t[rng() % clen] ^= (uint8_t)(1u << (rng() % 8));
+			t = tl_dup_exact(c, clen);
+			t[tl_rng() % clen] ^= (uint8_t)(1u << (tl_rng() % 8));
 			rc = decompress_exact(codecs[i], t, clen, len, NULL, 0);
 			assert_true(rc == PQC_OK || rc == PQC_CORRUPT || rc == PQC_SIZE_MISMATCH);
 			free(t);
@@ -285,8 +266,8 @@ static void test_garbage_input_never_crashes_and_plain_text_is_refused(void **st
 		                                      strlen(junk), 100, NULL, 0),
 		                     PQC_OK);
 		for (int round = 0; round < 200; round++) {
-			size_t len = (size_t)(rng() % 300);
-			size_t expected = (size_t)(rng() % 2000);
+			size_t len = (size_t)(tl_rng() % 300);
+			size_t expected = (size_t)(tl_rng() % 2000);
 			uint8_t *g = random_bytes(len);
 			int rc = decompress_exact(codecs[i], g, len, expected, NULL, 0);
 			assert_true(rc == PQC_OK || rc == PQC_CORRUPT || rc == PQC_SIZE_MISMATCH);
@@ -398,7 +379,7 @@ static void test_a_zlib_stream_decodes_as_gzip_and_raw_deflate_is_refused(void *
 	uint8_t *z = malloc(zlen);
 	assert_non_null(z);
 	assert_int_equal(compress2(z, &zlen, (const Bytef *)text, len, 6), Z_OK);
-	uint8_t *zc = dup_exact(z, zlen);
+	uint8_t *zc = tl_dup_exact(z, zlen);
 	assert_int_equal(decompress_exact(PQ_CODEC_GZIP, zc, zlen, len, (const uint8_t *)text, len),
 	                 PQC_OK);
 	assert_int_equal(decompress_exact(PQ_CODEC_GZIP, zc, zlen, len - 1, NULL, 0),
@@ -439,7 +420,7 @@ static uint8_t *zstd_without_content_size(const uint8_t *in, size_t len, size_t 
 	} while (left != 0);
 	ZSTD_freeCCtx(cctx);
 	assert_int_equal(ZSTD_getFrameContentSize(buf, ob.pos), ZSTD_CONTENTSIZE_UNKNOWN);
-	uint8_t *c = dup_exact(buf, ob.pos);
+	uint8_t *c = tl_dup_exact(buf, ob.pos);
 	*clen = ob.pos;
 	free(buf);
 	return c;
@@ -503,30 +484,6 @@ static int have_tool(const char *name)
 	return system(cmd) == 0;
 }
 
-static void write_file(const char *path, const void *p, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(p, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-}
-
-static uint8_t *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	long n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	uint8_t *p = malloc(n ? (size_t)n : 1);
-	assert_non_null(p);
-	assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return p;
-}
-
 static void tool_interop(const char *tool, int32_t codec, const char *compress_cmd,
                          const char *decompress_cmd)
 {
@@ -534,9 +491,8 @@ static void tool_interop(const char *tool, int32_t codec, const char *compress_c
 		printf("# %s not installed: interop case skipped\n", tool);
 		return;
 	}
-	const char *tmp = getenv("TMPDIR");
 	char dir[512], plain[600], comp[600], back[600], cmd[2048];
-	snprintf(dir, sizeof(dir), "%s/pqcXXXXXX", tmp && *tmp ? tmp : "/tmp");
+	snprintf(dir, sizeof(dir), "%s/pqcXXXXXX", tl_tmpdir());
 	assert_non_null(mkdtemp(dir));
 	snprintf(plain, sizeof(plain), "%s/plain", dir);
 	snprintf(comp, sizeof(comp), "%s/comp", dir);
@@ -546,26 +502,26 @@ static void tool_interop(const char *tool, int32_t codec, const char *compress_c
 	uint8_t *data = malloc(len);
 	assert_non_null(data);
 	for (size_t i = 0; i < len; i++)
-		data[i] = i % 7 == 0 ? (uint8_t)rng() : (uint8_t)text[i % (sizeof(text) - 1)];
+		data[i] = i % 7 == 0 ? (uint8_t)tl_rng() : (uint8_t)text[i % (sizeof(text) - 1)];
 
 	/* Tool -> us. */
-	write_file(plain, data, len);
+	tl_write_file(plain, data, len);
 	snprintf(cmd, sizeof(cmd), "%s < '%s' > '%s'", compress_cmd, plain, comp);
 	assert_int_equal(system(cmd), 0);
 	size_t clen;
-	uint8_t *c = read_file(comp, &clen);
+	uint8_t *c = tl_read_file(comp, &clen);
 	assert_int_equal(decompress_exact(codec, c, clen, len, data, len), PQC_OK);
 	assert_int_equal(decompress_exact(codec, c, clen, len - 1, NULL, 0), PQC_SIZE_MISMATCH);
 	free(c);
 
 	/* Us -> tool. */
 	c = compress_exact(codec, 0, data, len, &clen);
-	write_file(comp, c, clen);
+	tl_write_file(comp, c, clen);
 	free(c);
 	snprintf(cmd, sizeof(cmd), "%s < '%s' > '%s'", decompress_cmd, comp, back);
 	assert_int_equal(system(cmd), 0);
 	size_t blen;
-	uint8_t *b = read_file(back, &blen);
+	uint8_t *b = tl_read_file(back, &blen);
 	assert_int_equal(blen, len);
 	assert_memory_equal(b, data, len);
 	free(b);

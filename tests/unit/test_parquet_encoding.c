@@ -3,7 +3,8 @@
  * worked examples byte for byte, PLAIN round trips, the DELTA decoders on
  * spec examples and hand-built streams; and hostile input: every truncation
  * of a valid stream is an error, bit flips never crash (run under ASan),
- * absurd run headers and sizes are refused before anything is used.
+ * absurd run headers and sizes are refused before anything is used, while
+ * a last run padded past the count (as DuckDB writes it) is accepted.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,31 +17,11 @@
 #include <cmocka.h>
 
 #include "parquet/encoding.h"
-
-/* xorshift64 with a fixed seed: reproducible "random" data. */
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
+#include "parquet_testlib.h"
 
 static uint32_t mask32(unsigned bw)
 {
 	return bw >= 32 ? UINT32_MAX : (uint32_t)((1ull << bw) - 1);
-}
-
-/* Copies into an exactly sized heap block so ASan sees any overread. */
-static uint8_t *dup_exact(const uint8_t *src, size_t len)
-{
-	uint8_t *p = malloc(len ? len : 1);
-	assert_non_null(p);
-	if (len)
-		memcpy(p, src, len);
-	return p;
 }
 
 static void test_uleb128_round_trips_and_refuses_overflow(void **state)
@@ -101,7 +82,7 @@ static void hybrid_round_trip(const uint32_t *vals, size_t n, unsigned bw)
 	assert_non_null(back);
 	assert_int_equal(pq_hybrid_encode(vals, n, bw, buf, cap, &len), PQE_OK);
 	assert_true(len <= cap);
-	uint8_t *exact = dup_exact(buf, len);
+	uint8_t *exact = tl_dup_exact(buf, len);
 	assert_int_equal(pq_hybrid_decode(exact, len, bw, back, n, &used), PQE_OK);
 	assert_int_equal(used, len);
 	if (n)
@@ -121,7 +102,7 @@ static void test_hybrid_round_trips_every_bit_width_with_runs_of_1_to_20(void **
 		/* Runs of every length 1..20, each of a random value. */
 		size_t n = 0;
 		for (size_t run = 1; run <= 20; run++) {
-			uint32_t v = (uint32_t)rng() & mask32(bw);
+			uint32_t v = (uint32_t)tl_rng() & mask32(bw);
 			for (size_t k = 0; k < run; k++)
 				vals[n++] = v;
 		}
@@ -131,11 +112,11 @@ static void test_hybrid_round_trips_every_bit_width_with_runs_of_1_to_20(void **
 
 		/* Random data, then random data with long runs mixed in. */
 		for (size_t i = 0; i < N; i++)
-			vals[i] = (uint32_t)rng() & mask32(bw);
+			vals[i] = (uint32_t)tl_rng() & mask32(bw);
 		hybrid_round_trip(vals, N, bw);
 		for (size_t i = 0; i < N; i++)
-			vals[i] = (rng() % 4 == 0) ? vals[i > 0 ? i - 1 : 0]
-			                           : (uint32_t)rng() & mask32(bw);
+			vals[i] = (tl_rng() % 4 == 0) ? vals[i > 0 ? i - 1 : 0]
+			                              : (uint32_t)tl_rng() & mask32(bw);
 		hybrid_round_trip(vals, N, bw);
 	}
 	free(vals);
@@ -178,9 +159,66 @@ static void test_hybrid_last_bit_packed_group_may_be_padded(void **state)
 	assert_int_equal(len, sizeof(stream));
 	assert_memory_equal(buf, stream, sizeof(stream));
 
-	/* Two groups for three values is padding past the last group. */
+	/* Two groups for three values pad past the last group: accepted, the
+	 * run is consumed whole, or up to the end when cut after the values. */
 	const uint8_t two[] = {0x05, 0xd1, 0x00, 0x00, 0x00, 0x00, 0x00};
-	assert_int_equal(pq_hybrid_decode(two, sizeof(two), 3, back, 3, &used), PQE_RUN_TOO_LONG);
+	memset(back, 0, sizeof(back));
+	assert_int_equal(pq_hybrid_decode(two, sizeof(two), 3, back, 3, &used), PQE_OK);
+	assert_int_equal(back[0], 1);
+	assert_int_equal(back[1], 2);
+	assert_int_equal(back[2], 3);
+	assert_int_equal(used, sizeof(two));
+	assert_int_equal(pq_hybrid_decode(two, 3, 3, back, 3, &used), PQE_OK);
+	assert_int_equal(used, 3);
+	/* The bytes of the values taken must be there: 9 bits need 2 bytes. */
+	assert_int_equal(pq_hybrid_decode(two, 2, 3, back, 3, &used), PQE_TRUNCATED);
+}
+
+static void test_hybrid_accepts_duckdbs_last_run_padded_past_the_count(void **state)
+{
+	/* DuckDB pads the last bit-packed run of a page by up to about 250
+	 * values past its count. Width 3, 754 values: RLE 744 x 5, then 32
+	 * groups (256 values) of which 10 count; the padding holds 7s, above
+	 * a 6-entry dictionary, which must not matter. */
+	uint8_t stream[1 + 2 + 1 + 1 + 96];
+	size_t len = 0, used;
+	uint32_t vals[10], back[754];
+
+	stream[len++] = 3;                          /* index bit width */
+	stream[len++] = ((744 << 1) & 0x7f) | 0x80; /* RLE header, 2 bytes */
+	stream[len++] = (744 << 1) >> 7;
+	stream[len++] = 5;           /* the RLE value */
+	stream[len++] = 32 << 1 | 1; /* bit-packed header: 32 groups */
+	for (size_t i = 0; i < 10; i++)
+		vals[i] = i % 6;
+	memset(stream + len, 0xff, 96);
+	/* Pack the 10 counted values (30 bits) over the 0xff padding. */
+	uint64_t bits = 0;
+	for (size_t i = 0; i < 10; i++)
+		bits |= (uint64_t)vals[i] << (3 * i);
+	for (size_t b = 0; b < 4; b++)
+		stream[len + b] = (uint8_t)(bits >> (8 * b)) | (b == 3 ? 0xc0 : 0);
+	len += 96;
+
+	assert_int_equal(pq_dict_indices_decode(stream, len, 6, back, 754, &used), PQE_OK);
+	assert_int_equal(used, len);
+	for (size_t i = 0; i < 744; i++)
+		assert_int_equal(back[i], 5);
+	assert_memory_equal(back + 744, vals, sizeof(vals));
+	/* The same without the padding's bytes, down to the last counted one. */
+	size_t need = len - 96 + 4;
+	uint8_t *cut = tl_dup_exact(stream, need);
+	assert_int_equal(pq_dict_indices_decode(cut, need, 6, back, 754, &used), PQE_OK);
+	assert_int_equal(used, need);
+	assert_memory_equal(back + 744, vals, sizeof(vals));
+	assert_int_equal(pq_dict_indices_decode(cut, need - 1, 6, back, 754, &used), PQE_TRUNCATED);
+	free(cut);
+	/* A counted value past the dictionary is still refused. */
+	assert_int_equal(pq_dict_indices_decode(stream, len, 5, back, 754, &used), PQE_BAD_VALUE);
+	/* An RLE run longer than what is left is cut the same way. */
+	assert_int_equal(pq_dict_indices_decode(stream, len, 6, back, 700, &used), PQE_OK);
+	assert_int_equal(used, 4);
+	assert_int_equal(back[699], 5);
 }
 
 static void test_hybrid_decodes_a_hand_built_mix_of_rle_and_bit_packed_runs(void **state)
@@ -218,7 +256,7 @@ static size_t mixed_values(uint32_t *vals, unsigned bw)
 {
 	size_t n = 0;
 	for (size_t run = 1; run <= 20; run++) {
-		uint32_t v = (uint32_t)rng() & mask32(bw);
+		uint32_t v = (uint32_t)tl_rng() & mask32(bw);
 		for (size_t k = 0; k < run; k++)
 			vals[n++] = v;
 	}
@@ -235,7 +273,7 @@ static void test_hybrid_every_truncation_is_an_error(void **state)
 		size_t n = mixed_values(vals, bw);
 		assert_int_equal(pq_hybrid_encode(vals, n, bw, buf, sizeof(buf), &len), PQE_OK);
 		for (size_t cut = 0; cut < len; cut++) {
-			uint8_t *p = dup_exact(buf, cut);
+			uint8_t *p = tl_dup_exact(buf, cut);
 			assert_int_not_equal(pq_hybrid_decode(p, cut, bw, back, n, &used), PQE_OK);
 			free(p);
 		}
@@ -243,7 +281,7 @@ static void test_hybrid_every_truncation_is_an_error(void **state)
 		assert_int_equal(pq_hybrid_encode_prefixed(vals, n, bw, buf, sizeof(buf), &len),
 		                 PQE_OK);
 		for (size_t cut = 0; cut < len; cut++) {
-			uint8_t *p = dup_exact(buf, cut);
+			uint8_t *p = tl_dup_exact(buf, cut);
 			assert_int_not_equal(pq_hybrid_decode_prefixed(p, cut, bw, back, n, &used),
 			                     PQE_OK);
 			free(p);
@@ -264,7 +302,7 @@ static void test_hybrid_bit_flips_never_crash(void **state)
 		assert_int_equal(pq_dict_indices_encode(vals, n, bw, buf, sizeof(buf), &len),
 		                 PQE_OK);
 		for (size_t bit = 0; bit < len * 8; bit++) {
-			uint8_t *p = dup_exact(buf, len);
+			uint8_t *p = tl_dup_exact(buf, len);
 			p[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 			int rc = pq_dict_indices_decode(p, len, UINT32_MAX, back, n, &used);
 			assert_true(rc >= PQE_OK && rc <= PQE_NO_MEMORY);
@@ -283,10 +321,12 @@ static void test_hybrid_refuses_absurd_run_headers(void **state)
 	const uint8_t rle_2_31[] = {0x80, 0x80, 0x80, 0x80, 0x10, 0x01};
 	assert_int_equal(pq_hybrid_decode(rle_2_31, sizeof(rle_2_31), 1, out, 16, &used),
 	                 PQE_RUN_TOO_LONG);
-	/* RLE run of 2^31 - 1 values, more than the 16 asked for. */
+	/* RLE run of 2^31 - 1 values, more than the 16 asked for: cut to 16. */
 	const uint8_t rle_max[] = {0xfe, 0xff, 0xff, 0xff, 0x0f, 0x01};
-	assert_int_equal(pq_hybrid_decode(rle_max, sizeof(rle_max), 1, out, 16, &used),
-	                 PQE_RUN_TOO_LONG);
+	assert_int_equal(pq_hybrid_decode(rle_max, sizeof(rle_max), 1, out, 16, &used), PQE_OK);
+	assert_int_equal(used, sizeof(rle_max));
+	for (size_t i = 0; i < 16; i++)
+		assert_int_equal(out[i], 1);
 	/* Bit-packed run of 2^28 groups (2^31 values). */
 	const uint8_t bp_huge[] = {0x81, 0x80, 0x80, 0x80, 0x02, 0x00};
 	assert_int_equal(pq_hybrid_decode(bp_huge, sizeof(bp_huge), 1, out, 16, &used),
@@ -406,7 +446,7 @@ static void test_plain_round_trips_and_refuses_truncation(void **state)
 	pq_bytes bs[3];
 	assert_int_equal(pq_plain_bytes_encode(strs, 3, buf, sizeof(buf), &len), PQE_OK);
 	assert_int_equal(len, 12 + 8);
-	uint8_t *exact = dup_exact(buf, len);
+	uint8_t *exact = tl_dup_exact(buf, len);
 	assert_int_equal(pq_plain_bytes_decode(exact, len, bs, 3, &used), PQE_OK);
 	assert_int_equal(used, len);
 	for (size_t i = 0; i < 3; i++) {
@@ -549,13 +589,13 @@ static void test_delta_every_truncation_is_an_error_and_flips_never_crash(void *
 
 	for (size_t s = 0; s < 2; s++) {
 		for (size_t cut = 0; cut < lens[s]; cut++) {
-			uint8_t *p = dup_exact(streams[s], cut);
+			uint8_t *p = tl_dup_exact(streams[s], cut);
 			assert_int_not_equal(pq_delta_decode_int64(p, cut, v, 64, &count, &used),
 			                     PQE_OK);
 			free(p);
 		}
 		for (size_t bit = 0; bit < lens[s] * 8; bit++) {
-			uint8_t *p = dup_exact(streams[s], lens[s]);
+			uint8_t *p = tl_dup_exact(streams[s], lens[s]);
 			p[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 			(void)pq_delta_decode_int64(p, lens[s], v, 64, &count, &used);
 			int32_t v32[64];
@@ -585,7 +625,7 @@ static void test_delta_length_byte_array_decodes_the_spec_example(void **state)
 		assert_memory_equal(out[i].ptr, expect[i], out[i].len);
 	}
 	for (size_t cut = 0; cut < sizeof(dlba); cut++) {
-		uint8_t *p = dup_exact(dlba, cut);
+		uint8_t *p = tl_dup_exact(dlba, cut);
 		assert_int_not_equal(pq_delta_length_decode(p, cut, out, 4, &count, &used), PQE_OK);
 		free(p);
 	}
@@ -629,14 +669,14 @@ static void test_delta_byte_array_decodes_the_spec_example(void **state)
 	                                            sizeof(arena), &used),
 	                 PQE_COUNT_MISMATCH);
 	for (size_t cut = 0; cut < sizeof(dba); cut++) {
-		uint8_t *p = dup_exact(dba, cut);
+		uint8_t *p = tl_dup_exact(dba, cut);
 		assert_int_not_equal(pq_delta_byte_array_decode(p, cut, out, 4, &count, arena,
 		                                                sizeof(arena), &used),
 		                     PQE_OK);
 		free(p);
 	}
 	for (size_t bit = 0; bit < sizeof(dba) * 8; bit++) {
-		uint8_t *p = dup_exact(dba, sizeof(dba));
+		uint8_t *p = tl_dup_exact(dba, sizeof(dba));
 		p[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		(void)pq_delta_byte_array_decode(p, sizeof(dba), out, 4, &count, arena,
 		                                 sizeof(arena), &used);
@@ -665,7 +705,7 @@ static void delta_round_trip_64(const int64_t *v, size_t n)
 	assert_non_null(buf);
 	assert_non_null(back);
 	assert_int_equal(pq_delta_encode_int64(v, n, buf, cap, &len), PQE_OK);
-	uint8_t *exact = dup_exact(buf, len);
+	uint8_t *exact = tl_dup_exact(buf, len);
 	assert_int_equal(pq_delta_decode_int64(exact, len, back, n, &count, &used), PQE_OK);
 	assert_int_equal(count, n);
 	assert_int_equal(used, len);
@@ -689,7 +729,7 @@ static void delta_round_trip_32(const int32_t *v, size_t n)
 	assert_non_null(buf);
 	assert_non_null(back);
 	assert_int_equal(pq_delta_encode_int32(v, n, buf, cap, &len), PQE_OK);
-	uint8_t *exact = dup_exact(buf, len);
+	uint8_t *exact = tl_dup_exact(buf, len);
 	assert_int_equal(pq_delta_decode_int32(exact, len, back, n, &count, &used), PQE_OK);
 	assert_int_equal(count, n);
 	assert_int_equal(used, len);
@@ -714,7 +754,7 @@ static void test_delta_binary_packed_round_trips_int32_and_int64(void **state)
 
 	for (int pattern = 0; pattern < 5; pattern++) {
 		for (size_t i = 0; i < N; i++) {
-			uint64_t r = rng();
+			uint64_t r = tl_rng();
 			switch (pattern) {
 			case 0: /* full range: deltas wrap */
 				v64[i] = (int64_t)r;
@@ -756,11 +796,11 @@ static void test_delta_byte_array_encodings_round_trip(void **state)
 	uint8_t data[N * 16], *p = data;
 
 	for (size_t i = 0; i < N; i++) {
-		const char *w = words[rng() % 8];
-		size_t wl = strlen(w), extra = rng() % 5;
+		const char *w = words[tl_rng() % 8];
+		size_t wl = strlen(w), extra = tl_rng() % 5;
 		memcpy(p, w, wl);
 		for (size_t k = 0; k < extra; k++)
-			p[wl + k] = (uint8_t)rng();
+			p[wl + k] = (uint8_t)tl_rng();
 		in[i].ptr = p;
 		in[i].len = (uint32_t)(wl + extra);
 		p += wl + extra;
@@ -807,20 +847,20 @@ static void test_random_bytes_never_crash_any_decoder(void **state)
 	size_t count, used;
 
 	for (int iter = 0; iter < 5000; iter++) {
-		size_t len = rng() % 48, n = rng() % MAXN;
+		size_t len = tl_rng() % 48, n = tl_rng() % MAXN;
 		uint8_t *p = malloc(len ? len : 1);
 		assert_non_null(p);
 		for (size_t i = 0; i < len; i++)
-			p[i] = (uint8_t)rng();
+			p[i] = (uint8_t)tl_rng();
 		/* Bias some inputs towards plausible DELTA headers. */
 		if (len > 2 && iter % 2) {
 			p[0] = 0x08;
 			p[1] = 0x01;
 		}
-		unsigned bw = (unsigned)(rng() % 34);
+		unsigned bw = (unsigned)(tl_rng() % 34);
 		(void)pq_hybrid_decode(p, len, bw, u32, n, &used);
 		(void)pq_hybrid_decode_prefixed(p, len, bw, u32, n, &used);
-		(void)pq_dict_indices_decode(p, len, (uint32_t)rng(), u32, n, &used);
+		(void)pq_dict_indices_decode(p, len, (uint32_t)tl_rng(), u32, n, &used);
 		(void)pq_plain_bytes_decode(p, len, bs, n, &used);
 		(void)pq_plain_bool_decode(p, len, b, n, &used);
 		(void)pq_delta_decode_int32(p, len, i32, MAXN, &count, &used);
@@ -840,6 +880,7 @@ int main(void)
 	        cmocka_unit_test(test_hybrid_round_trips_every_bit_width_with_runs_of_1_to_20),
 	        cmocka_unit_test(test_hybrid_matches_the_spec_example_0_to_7_in_width_3),
 	        cmocka_unit_test(test_hybrid_last_bit_packed_group_may_be_padded),
+	        cmocka_unit_test(test_hybrid_accepts_duckdbs_last_run_padded_past_the_count),
 	        cmocka_unit_test(test_hybrid_decodes_a_hand_built_mix_of_rle_and_bit_packed_runs),
 	        cmocka_unit_test(test_hybrid_every_truncation_is_an_error),
 	        cmocka_unit_test(test_hybrid_bit_flips_never_crash),

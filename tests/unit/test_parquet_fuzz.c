@@ -23,29 +23,7 @@
 #include "parquet/reader.h"
 #include "parquet/writer.h"
 #include "parquet_testfile.h"
-
-struct membuf {
-	uint8_t *p;
-	size_t len, cap;
-};
-
-static int mem_write(void *arg, const void *buf, size_t len)
-{
-	struct membuf *m = arg;
-	if (m->len + len > m->cap) {
-		size_t cap = m->cap ? m->cap : 4096;
-		while (cap < m->len + len)
-			cap *= 2;
-		uint8_t *p = realloc(m->p, cap);
-		if (p == NULL)
-			return -ENOMEM;
-		m->p = p;
-		m->cap = cap;
-	}
-	memcpy(m->p + m->len, buf, len);
-	m->len += len;
-	return 0;
-}
+#include "parquet_testlib.h"
 
 struct tally {
 	unsigned opened, rows_read, errors;
@@ -55,13 +33,10 @@ struct tally {
  * touching each key and value byte. The column choice follows the names. */
 static void read_everything(const uint8_t *data, size_t len, const char *ttl, struct tally *t)
 {
-	uint8_t *copy = malloc(len ? len : 1);
+	uint8_t *copy = tl_dup_exact(data, len);
 	char err[512];
 	pqr_limits lim;
 
-	assert_non_null(copy);
-	if (len)
-		memcpy(copy, data, len);
 	/* Limits small enough that a damaged size cannot ask for gigabytes. */
 	pqr_limits_init(&lim);
 	lim.max_page_bytes = 1u << 20;
@@ -121,13 +96,11 @@ static void damage_everywhere(const uint8_t *file, size_t len, const char *ttl)
 		}
 	}
 	/* A few bytes damaged at once, at places a fixed-seed xorshift picks. */
-	uint64_t x = 0x9e3779b97f4a7c15u ^ len;
+	uint64_t x = TL_SEED ^ len;
 	for (int round = 0; round < 2000; round++) {
 		memcpy(work, file, len);
 		for (int k = 0; k < 1 + round % 4; k++) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
+			tl_xorshift(&x);
 			work[(x >> 8) % len] = (uint8_t)x;
 		}
 		read_everything(work, len, ttl, &t);
@@ -138,7 +111,7 @@ static void damage_everywhere(const uint8_t *file, size_t len, const char *ttl)
 	free(work);
 }
 
-static void writer_file(struct membuf *m, int32_t codec, bool crc)
+static void writer_file(struct tl_membuf *m, int32_t codec, bool crc)
 {
 	pqw_options o;
 	pqw *w;
@@ -148,7 +121,7 @@ static void writer_file(struct membuf *m, int32_t codec, bool crc)
 	o.page_crc = crc;
 	o.page_bytes = 64;
 	o.row_group_rows = 7;
-	w = pqw_open(&o, mem_write, m);
+	w = pqw_open(&o, tl_mem_write, m);
 	assert_non_null(w);
 	for (int i = 0; i < 12; i++) {
 		char k[16], v[16];
@@ -162,7 +135,7 @@ static void writer_file(struct membuf *m, int32_t codec, bool crc)
 
 static void test_damaged_writer_files_give_rows_or_errors(void **state)
 {
-	struct membuf m = {0};
+	struct tl_membuf m = {0};
 
 	writer_file(&m, PQ_CODEC_UNCOMPRESSED, false);
 	damage_everywhere(m.p, m.len, "expires_at");

@@ -21,31 +21,9 @@
 #include "parquet/reader.h"
 #include "parquet/writer.h"
 #include "parquet_testfile.h"
+#include "parquet_testlib.h"
 
 /* ---- Writer round trips ---- */
-
-struct membuf {
-	uint8_t *p;
-	size_t len, cap;
-};
-
-static int mem_write(void *arg, const void *buf, size_t len)
-{
-	struct membuf *m = arg;
-	if (m->len + len > m->cap) {
-		size_t cap = m->cap ? m->cap : 4096;
-		while (cap < m->len + len)
-			cap *= 2;
-		uint8_t *p = realloc(m->p, cap);
-		if (p == NULL)
-			return -ENOMEM;
-		m->p = p;
-		m->cap = cap;
-	}
-	memcpy(m->p + m->len, buf, len);
-	m->len += len;
-	return 0;
-}
 
 /* Row i: key "key:<i>" (binary with a NUL and 0xff every 5th row), value
  * of i % 37 bytes (empty every 37th), expiry i * 1000 - 5000 ms unless
@@ -68,10 +46,10 @@ static size_t row_value(uint64_t i, uint8_t *v)
 	return n;
 }
 
-static void write_rows(struct membuf *m, const pqw_options *o, uint64_t n)
+static void write_rows(struct tl_membuf *m, const pqw_options *o, uint64_t n)
 {
 	uint8_t k[48], v[48];
-	pqw *w = pqw_open(o, mem_write, m);
+	pqw *w = pqw_open(o, tl_mem_write, m);
 
 	assert_non_null(w);
 	for (uint64_t i = 0; i < n; i++) {
@@ -119,7 +97,7 @@ static void check_rows(pqr_file *f, uint64_t n)
 
 static void round_trip(int32_t codec, uint64_t n, size_t page_bytes, uint64_t rg_rows)
 {
-	struct membuf m = {0};
+	struct tl_membuf m = {0};
 	pqw_options o;
 	char err[512];
 
@@ -156,26 +134,16 @@ static void test_every_codec_reads_back(void **state)
 		round_trip(codecs[i], 3000, 8 << 10, 1000);
 }
 
-static int write_all_to(const char *path, const void *p, size_t len)
-{
-	FILE *fp = fopen(path, "wb");
-	if (fp == NULL)
-		return -1;
-	size_t n = fwrite(p, 1, len, fp);
-	return fclose(fp) == 0 && n == len ? 0 : -1;
-}
-
 static void test_a_file_on_disk_reads_back_and_names_itself(void **state)
 {
-	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	char path[4096], err[512];
 	pqw_options o;
-	struct membuf m = {0};
+	struct tl_membuf m = {0};
 
 	pqw_options_init(&o);
 	o.page_bytes = 4096;
 	write_rows(&m, &o, 5000);
-	snprintf(path, sizeof(path), "%s/pqr_test_XXXXXX", dir);
+	snprintf(path, sizeof(path), "%s/pqr_test_XXXXXX", tl_tmpdir());
 	int fd = mkstemp(path);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, m.p, m.len), (ssize_t)m.len);
@@ -197,7 +165,7 @@ static void test_a_file_on_disk_reads_back_and_names_itself(void **state)
 	assert_non_null(strstr(pqr_cursor_error(c), path));
 	pqr_cursor_free(c);
 	pqr_close(f);
-	assert_int_equal(write_all_to(path, m.p, m.len), 0);
+	tl_write_file(path, m.p, m.len);
 	/* Truncated on disk: an error naming the file, not a crash. */
 	assert_int_equal(truncate(path, (off_t)(m.len - 3)), 0);
 	assert_null(pqr_open(path, NULL, err, sizeof(err)));
@@ -728,7 +696,7 @@ static void test_dictionary_misuse_is_refused(void **state)
 
 static void test_footer_lookups_and_damaged_headers(void **state)
 {
-	struct membuf m = {0};
+	struct tl_membuf m = {0};
 	pqw_options o;
 	pq_key_value kv = {.key = {(const uint8_t *)"minidb.seq", 10},
 	                   .has_value = true,

@@ -23,6 +23,7 @@
 #include "parquet/encoding.h"
 #include "parquet/metadata.h"
 #include "parquet/writer.h"
+#include "parquet_testlib.h"
 
 /* ---- an in-memory sink ---- */
 
@@ -1068,9 +1069,8 @@ static void test_footer_carries_created_by_and_copied_key_value_metadata(void **
 
 static void test_write_fd_writes_a_readable_file(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
 	char path[512];
-	snprintf(path, sizeof(path), "%s/pqw_test_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	snprintf(path, sizeof(path), "%s/pqw_test_XXXXXX", tl_tmpdir());
 	int fd = mkstemp(path);
 	assert_true(fd >= 0);
 	pqw_options o;

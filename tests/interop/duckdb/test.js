@@ -12,19 +12,18 @@
 // read from the JSON "listening" log line; every wait is bounded (scaled by
 // MINIDB_TEST_TIMEOUT_MULTIPLIER), a watchdog ends the whole run, servers run
 // under `setpriv --pdeathsig KILL` when available, and the temp dir is
-// removed at exit. The RESP client is a few lines over node:net, so the only
+// removed at exit (all in ../lib/minidb-server.js, shared with ioredis). The RESP client is a few lines over node:net, so the only
 // package is DuckDB. Exit status 0 when every test passed, 1 otherwise.
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn, spawnSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
-const os = require('node:os');
 const path = require('node:path');
 const { DuckDBInstance } = require('@duckdb/node-api');
+const { MULT, within, exitStatus, setup } = require('../lib/minidb-server.js');
 
-const MULT = Math.max(1, Number(process.env.MINIDB_TEST_TIMEOUT_MULTIPLIER) || 1);
 const BIN = process.env.MINIDB_BIN || path.resolve(__dirname, '../../../build/minidb');
 const TOOL = process.env.MINIDB_PARQUET || path.resolve(__dirname, '../../../build/minidb-parquet');
 const START_TIMEOUT_MS = 10000 * MULT;
@@ -34,40 +33,14 @@ const REPLY_TIMEOUT_MS = 10000 * MULT;
 const TEST_TIMEOUT_MS = 90000 * MULT;
 const WATCHDOG_MS = 170000 * MULT;
 
-const tmpRoot = fs.mkdtempSync(path.join(process.env.TMPDIR || os.tmpdir(), 'minidb-duckdb-'));
-const live = new Set(); // server processes not yet reaped
-
-function fatal(msg) {
-  console.error(`interop/duckdb: ${msg}`);
-  process.exitCode = 1;
-  process.exit(1);
-}
-
-process.on('exit', () => {
-  for (const p of live) {
-    try {
-      p.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  fs.rmSync(tmpRoot, { recursive: true, force: true });
+const { tmpRoot, fatal, startServer, stopServer } = setup({
+  name: 'duckdb',
+  bin: BIN,
+  watchdogMs: WATCHDOG_MS,
+  startTimeoutMs: START_TIMEOUT_MS,
+  stopTimeoutMs: STOP_TIMEOUT_MS,
 });
-setTimeout(() => fatal(`watchdog: still running after ${WATCHDOG_MS} ms`), WATCHDOG_MS).unref();
-
-if (!fs.existsSync(BIN)) fatal(`server binary ${BIN} not found (set MINIDB_BIN)`);
 if (!fs.existsSync(TOOL)) fatal(`tool ${TOOL} not found (set MINIDB_PARQUET)`);
-
-const hasSetpriv = spawnSync('setpriv', ['--help'], { stdio: 'ignore' }).status === 0;
-
-// Resolves with promise's value, or rejects after ms with what was awaited.
-function within(ms, what, promise) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 let dirSeq = 0;
 function freshDir(prefix) {
@@ -97,7 +70,7 @@ function runTool(args) {
     });
     proc.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ status: code !== null ? code : 128 + (os.constants.signals[signal] || 0), stdout: Buffer.concat(out), stderr: err });
+      resolve({ status: exitStatus(code, signal), stdout: Buffer.concat(out), stderr: err });
     });
   });
 }
@@ -109,75 +82,6 @@ async function tool(...args) {
   return r.stdout.toString();
 }
 
-// Starts the server on dataDir. Resolves with { proc, port, exited, log() }
-// once it logged "listening"; rejects with its log when it exits first or
-// takes too long.
-function startServer(dataDir) {
-  const args = ['--port', '0', '--data-dir', dataDir, '--log-format', 'json'];
-  const proc = hasSetpriv
-    ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(proc);
-  let log = '';
-  const keep = (chunk) => {
-    log += chunk.toString();
-    if (log.length > 1 << 20) log = log.slice(-(1 << 19)); // keep the tail
-  };
-  proc.stdout.on('data', keep);
-  const exited = new Promise((resolve) => {
-    proc.on('exit', (code, signal) => {
-      live.delete(proc);
-      resolve(code !== null ? code : 128 + (os.constants.signals[signal] || 0));
-    });
-  });
-  const server = { proc, port: 0, exited, log: () => log };
-  return new Promise((resolve, reject) => {
-    let pending = '';
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`server did not log "listening" within ${START_TIMEOUT_MS} ms; log:\n${log}`));
-    }, START_TIMEOUT_MS);
-    proc.stderr.on('data', (chunk) => {
-      keep(chunk);
-      if (server.port) return;
-      pending += chunk.toString();
-      let nl;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        let rec;
-        try {
-          rec = JSON.parse(line);
-        } catch {
-          continue;
-        }
-        if (rec.msg === 'listening' && rec.component === 'server' && rec.port > 0) {
-          server.port = rec.port;
-          clearTimeout(timer);
-          resolve(server);
-          return;
-        }
-      }
-    });
-    exited.then((status) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with status ${status} before listening; log:\n${log}`));
-    });
-  });
-}
-
-// SIGTERM, then a bounded wait, then SIGKILL. Resolves with the exit status
-// (-1 when it had to be killed).
-async function stopServer(server) {
-  server.proc.kill('SIGTERM');
-  try {
-    return await within(STOP_TIMEOUT_MS, 'server exit after SIGTERM', server.exited);
-  } catch {
-    server.proc.kill('SIGKILL');
-    await server.exited;
-    return -1;
-  }
-}
 
 // ---- a tiny RESP client ----
 
@@ -282,7 +186,7 @@ class Resp {
 // -LOADING meanwhile (as Redis does): starts it and waits, bounded, until a
 // PING is answered with PONG.
 async function startLoadedServer(dataDir) {
-  const server = await startServer(dataDir);
+  const server = await startServer({ dataDir });
   const deadline = Date.now() + START_TIMEOUT_MS;
   const c = await Resp.connect(server.port);
   try {

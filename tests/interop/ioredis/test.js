@@ -7,7 +7,7 @@
 // Run by CTest as interop/ioredis (node test.js, MINIDB_BIN set to the
 // server binary); by hand: MINIDB_BIN=build/minidb node tests/interop/ioredis/test.js.
 // The test starts its own server with --port 0 and reads the port from the
-// server's JSON "listening" log line, as the C harness does. Every wait is
+// server's JSON "listening" log line, as the C harness does (../lib/minidb-server.js). Every wait is
 // bounded (scaled by MINIDB_TEST_TIMEOUT_MULTIPLIER), a watchdog ends the
 // whole run, and servers are started under `setpriv --pdeathsig KILL` when
 // available so none outlives a killed test. Exit status: 0 when every test
@@ -15,135 +15,31 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn, spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
-const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const Redis = require('ioredis');
+const { MULT, sleep, within, setup } = require('../lib/minidb-server.js');
 
-const MULT = Math.max(1, Number(process.env.MINIDB_TEST_TIMEOUT_MULTIPLIER) || 1);
 const BIN = process.env.MINIDB_BIN || path.resolve(__dirname, '../../../build/minidb');
 const START_TIMEOUT_MS = 10000 * MULT;
 const STOP_TIMEOUT_MS = 10000 * MULT;
 const TEST_TIMEOUT_MS = 30000 * MULT;
 const WATCHDOG_MS = 110000 * MULT;
 
-const tmpRoot = fs.mkdtempSync(path.join(process.env.TMPDIR || os.tmpdir(), 'minidb-ioredis-'));
-const live = new Set(); // server processes not yet reaped
-
-function fatal(msg) {
-  console.error(`interop/ioredis: ${msg}`);
-  process.exitCode = 1;
-  process.exit(1);
-}
-
-process.on('exit', () => {
-  for (const p of live) {
-    try {
-      p.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  fs.rmSync(tmpRoot, { recursive: true, force: true });
+const { startServer, stopServer } = setup({
+  name: 'ioredis',
+  bin: BIN,
+  watchdogMs: WATCHDOG_MS,
+  startTimeoutMs: START_TIMEOUT_MS,
+  stopTimeoutMs: STOP_TIMEOUT_MS,
 });
-setTimeout(() => fatal(`watchdog: still running after ${WATCHDOG_MS} ms`), WATCHDOG_MS).unref();
-
-if (!fs.existsSync(BIN)) fatal(`server binary ${BIN} not found (set MINIDB_BIN)`);
-
-const hasSetpriv = spawnSync('setpriv', ['--help'], { stdio: 'ignore' }).status === 0;
-
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-// Resolves with promise's value, or rejects after ms with what was awaited.
-function within(ms, what, promise) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-// Starts the server on port (0: any) with a fresh data dir. Resolves with
-// { proc, port, log() } once it logged "listening"; rejects with its log
-// when it exits first or takes too long.
-function startServer(port) {
-  const dataDir = fs.mkdtempSync(path.join(tmpRoot, 'data-'));
-  const args = ['--port', String(port), '--data-dir', dataDir, '--log-format', 'json'];
-  const proc = hasSetpriv
-    ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(proc);
-  let log = '';
-  const keep = (chunk) => {
-    log += chunk.toString();
-    if (log.length > 1 << 20) log = log.slice(-(1 << 19)); // keep the tail
-  };
-  proc.stdout.on('data', keep);
-  const exited = new Promise((resolve) => {
-    proc.on('exit', (code, signal) => {
-      live.delete(proc);
-      resolve(code !== null ? code : 128 + (os.constants.signals[signal] || 0));
-    });
-  });
-  const server = { proc, port: 0, exited, log: () => log };
-  return new Promise((resolve, reject) => {
-    let pending = '';
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`server did not log "listening" within ${START_TIMEOUT_MS} ms; log:\n${log}`));
-    }, START_TIMEOUT_MS);
-    proc.stderr.on('data', (chunk) => {
-      keep(chunk);
-      if (server.port) return;
-      pending += chunk.toString();
-      let nl;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        let rec;
-        try {
-          rec = JSON.parse(line);
-        } catch {
-          continue;
-        }
-        if (rec.msg === 'listening' && rec.component === 'server' && rec.port > 0) {
-          server.port = rec.port;
-          clearTimeout(timer);
-          resolve(server);
-          return;
-        }
-      }
-    });
-    exited.then((status) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with status ${status} before listening; log:\n${log}`));
-    });
-  });
-}
-
-// SIGTERM, then a bounded wait, then SIGKILL. Resolves with the exit status
-// (-1 when it had to be killed).
-async function stopServer(server) {
-  server.proc.kill('SIGTERM');
-  try {
-    return await within(STOP_TIMEOUT_MS, 'server exit after SIGTERM', server.exited);
-  } catch {
-    server.proc.kill('SIGKILL');
-    await server.exited;
-    return -1;
-  }
-}
 
 let server;
 let redis;
 let reconnects = 0;
 
 before(async () => {
-  server = await startServer(0);
+  server = await startServer();
   redis = new Redis({
     host: '127.0.0.1',
     port: server.port,
@@ -335,7 +231,7 @@ test('the client reconnects to a server restarted on the same port', { timeout: 
   const queued = redis.set('r:during', 'queued');
   queued.catch(() => {}); // awaited below; keep an early rejection from being unhandled
   await sleep(300);
-  server = await startServer(port);
+  server = await startServer({ port });
   assert.equal(server.port, port);
 
   assert.equal(await within(TEST_TIMEOUT_MS, 'the queued SET', queued), 'OK');
