@@ -6,7 +6,11 @@
  * logs the cause and does not crash, writes work again soon after the filler
  * is deleted, and a restart recovers every acknowledged write. A write whose
  * reply said "outcome unknown" may or may not survive; a write refused
- * outright must not.
+ * outright must not. Parquet snapshots on a disk with room for the WAL but
+ * not for a snapshot: SAVE and BGSAVE fail with ENOSPC, change nothing in
+ * the data dir (their temporary file is removed), INFO and the log say so,
+ * and reads and writes go on; once space returns SAVE works and a restart
+ * after SIGKILL loads its snapshot.
  *
  * The tmpfs is mounted in a private mount namespace (unshare(CLONE_NEWNS) on
  * the main thread, which forks every server, so the servers inherit it). The
@@ -29,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -602,6 +607,343 @@ static void with_fsync_everysec_a_full_disk_refuses_writes_keeps_reads_and_recov
 	disk_full_scenario(*state, "everysec", 1, 1, args);
 }
 
+/* ---- snapshots on a full disk ---- */
+
+enum {
+	SNAP_KEYS = 48,             /* keys written before the disk fills */
+	SNAP_VALUE = 24 * 1024,     /* 1.2 MiB of log; a snapshot, even zstd, is over 0.8 MiB */
+	SNAP_HEADROOM = 256 * 1024, /* what the filler leaves: room for the WAL, not a snapshot */
+	SNAP_SMALL_WRITES = 8,      /* small SETs that must be accepted after a failure */
+	SNAP_SMALL_VALUE = 1024,
+	SNAP_WAIT_MS = 15000,   /* bounded poll for the end of a BGSAVE (scaled) */
+	SNAP_POLL_MS = 50,      /* between two polls */
+	SNAP_MAX_POLLS = 10000, /* bounds the poll whatever the clock does */
+	LISTING_BYTES = 4096,   /* "name size" lines of the data dir */
+};
+
+/* No timed or WAL-size triggered snapshot: every attempt below is one the
+ * test asked for, so the counters are exact. */
+static const char *const snap_args[] = {
+        "--fsync", "always", "--snapshot-every", "0", "--snapshot-wal-bytes", "0", NULL};
+
+static const char SNAP_FAILED[] = "\"component\":\"snapshot\",\"msg\":\"snapshot failed\"";
+static const char SNAP_LOADED[] = "\"component\":\"snapshot\",\"msg\":\"loaded\"";
+static const char ENOSPC_TEXT[] = "No space left on device";
+
+/* Starts the server on the tmpfs, writes SNAP_KEYS large values (all must
+ * be acknowledged), then fills the tmpfs up to SNAP_HEADROOM. */
+static void snap_prepare(fixture *fx)
+{
+	fx->s = mdb_start_in(fx->data_dir, snap_args);
+	assert_non_null(fx->s);
+	fx->cl.resp = 1;
+	fx->cl.conn = mdb_conn_open(fx->s->port);
+	assert_non_null(fx->cl.conn);
+	for (int i = 0; i < SNAP_KEYS; i++) {
+		entry *e = new_entry(fx, "snap", "big", SNAP_VALUE);
+		char *reply = write_entry(fx, e);
+		if (!reply_is_ok(&fx->cl, reply))
+			fail_msg("SET %s before the disk filled: \"%.200s\"", e->key, reply);
+		judge_reply(fx, e, reply);
+	}
+	if (count_wal_segments(fx) < 1)
+		fail_msg("no wal-*.log in %s (on the tmpfs): no write-ahead log there",
+		         fx->data_dir);
+	fill_disk(fx, SNAP_HEADROOM);
+}
+
+/* SETs `count` small values that must all be acknowledged: a failed
+ * snapshot refuses no write while the WAL has room. */
+static void snap_small_writes(fixture *fx, const char *kind, int count, const char *when)
+{
+	for (int i = 0; i < count; i++) {
+		entry *e = new_entry(fx, "snap", kind, SNAP_SMALL_VALUE);
+		char *reply = write_entry(fx, e);
+		if (!reply_is_ok(&fx->cl, reply))
+			fail_msg("%s: SET %s (%d bytes) was not accepted: \"%.200s\"", when, e->key,
+			         SNAP_SMALL_VALUE, reply);
+		judge_reply(fx, e, reply);
+	}
+}
+
+static int not_dot(const struct dirent *de)
+{
+	return strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+}
+
+/* The data dir as sorted "name size" lines, so that two moments compare
+ * with strcmp. */
+static void dir_listing(const fixture *fx, char *out, size_t outlen)
+{
+	struct dirent **names = NULL;
+	int n = scandir(fx->data_dir, &names, not_dot, alphasort);
+	if (n < 0)
+		fail_msg("scandir %s: %s", fx->data_dir, strerror(errno));
+	size_t len = 0;
+	out[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		char path[PATH_MAX + 256];
+		struct stat sb;
+		snprintf(path, sizeof path, "%s/%s", fx->data_dir, names[i]->d_name);
+		long long size = stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
+		int w = snprintf(out + len, outlen - len, "%s %lld\n", names[i]->d_name, size);
+		if (w > 0 && (size_t)w < outlen - len)
+			len += (size_t)w;
+		free(names[i]);
+	}
+	free(names);
+}
+
+/* Files in the data dir whose names begin with prefix. */
+static int count_prefixed(const fixture *fx, const char *prefix)
+{
+	DIR *d = opendir(fx->data_dir);
+	if (d == NULL)
+		fail_msg("opendir %s: %s", fx->data_dir, strerror(errno));
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL)
+		n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
+	closedir(d);
+	return n;
+}
+
+/* A failed snapshot leaves the data dir as it was: no temporary file, no
+ * new snapshot, every other file the same size. */
+static void assert_dir_unchanged(const fixture *fx, const char *before, const char *what)
+{
+	char after[LISTING_BYTES];
+	dir_listing(fx, after, sizeof after);
+	int temps = count_prefixed(fx, ".tmp-snapshot-");
+	int snaps = count_prefixed(fx, "snapshot-");
+	if (temps != 0 || snaps != 0)
+		fail_msg("after the failed %s: %d .tmp-snapshot-* and %d snapshot-* file(s) in the "
+		         "data dir:\n%s",
+		         what, temps, snaps, after);
+	if (strcmp(before, after) != 0)
+		fail_msg("the failed %s changed the data dir; before:\n%safter:\n%s", what, before,
+		         after);
+}
+
+static char *info_persistence(fixture *fx)
+{
+	char *info = MDB_CALL(fx->cl.conn, "INFO", "persistence");
+	if (info[0] != '$')
+		fail_msg("INFO persistence: got \"%.200s\"", info);
+	return info;
+}
+
+/* The value of "<field>:" in an INFO text, up to the end of its line,
+ * copied into out; fails when the field is missing. */
+static const char *info_str(const char *info, const char *field, char *out, size_t outlen)
+{
+	char pat[96];
+	snprintf(pat, sizeof pat, "\r\n%s:", field);
+	const char *p = strstr(info, pat);
+	if (p == NULL)
+		fail_msg("INFO persistence has no %s: %s", field, info);
+	p += strlen(pat);
+	size_t n = strcspn(p, "\r\n");
+	snprintf(out, outlen, "%.*s", (int)n, p);
+	return out;
+}
+
+static long long info_num(const char *info, const char *field)
+{
+	char v[64];
+	return strtoll(info_str(info, field, v, sizeof v), NULL, 10);
+}
+
+/* Fails unless INFO reports a failed last attempt, failures of them in all,
+ * no success and nothing running, and names ENOSPC as the error. */
+static void assert_info_failed(fixture *fx, long long failures, const char *what)
+{
+	char *info = info_persistence(fx);
+	char status[32], error[256];
+	info_str(info, "rdb_last_bgsave_status", status, sizeof status);
+	info_str(info, "snapshot_last_error", error, sizeof error);
+	if (strcmp(status, "err") != 0 || info_num(info, "snapshot_failures") != failures ||
+	    info_num(info, "rdb_saves") != 0 || info_num(info, "rdb_bgsave_in_progress") != 0 ||
+	    strstr(error, ENOSPC_TEXT) == NULL)
+		fail_msg("after the failed %s: expected rdb_last_bgsave_status:err, "
+		         "snapshot_failures:%lld, rdb_saves:0, rdb_bgsave_in_progress:0 and "
+		         "snapshot_last_error naming \"%s\"; INFO persistence:\n%s",
+		         what, failures, ENOSPC_TEXT, info);
+	keep_line(fx, "snapshot_last_error", error);
+	free(info);
+}
+
+/* Fails unless the last "snapshot failed" log line names kind and ENOSPC. */
+static void assert_failure_logged(fixture *fx, const char *kind)
+{
+	char want_kind[64];
+	snprintf(want_kind, sizeof want_kind, "\"kind\":\"%s\"", kind);
+	char *line = mdb_last_log_line(fx->s, SNAP_FAILED);
+	if (line == NULL || strstr(line, want_kind) == NULL || strstr(line, ENOSPC_TEXT) == NULL) {
+		mdb_print_log(fx->s);
+		fail_msg("expected a \"snapshot failed\" log line with %s and \"%s\"; last one: %s",
+		         want_kind, ENOSPC_TEXT, line != NULL ? line : "(none)");
+	}
+	keep_line(fx, "server log", line);
+	free(line);
+}
+
+/* SAVE's reply on a full disk: the error class, then ENOSPC. */
+static void assert_save_refused(fixture *fx)
+{
+	char *reply = MDB_CALL(fx->cl.conn, "SAVE");
+	if (strncmp(reply, "-ERR ", 5) != 0 || strstr(reply, ENOSPC_TEXT) == NULL)
+		fail_msg("SAVE on a full disk: expected \"-ERR ...%s...\", got \"%.200s\"",
+		         ENOSPC_TEXT, reply);
+	keep_line(fx, "SAVE on a full disk", reply);
+	free(reply);
+}
+
+/* Waits (bounded) until a requested BGSAVE has ended, in success or
+ * failure. */
+static void wait_bgsave_done(fixture *fx)
+{
+	long long t0 = mdb_now_ms(), deadline = t0 + mdb_timeout_ms(SNAP_WAIT_MS);
+	for (int round = 0; round < SNAP_MAX_POLLS; round++) {
+		char *info = info_persistence(fx);
+		long long ended = info_num(info, "rdb_saves") + info_num(info, "snapshot_failures");
+		long long running = info_num(info, "rdb_bgsave_in_progress");
+		if (ended > 0 && running == 0) {
+			free(info);
+			return;
+		}
+		if (mdb_now_ms() > deadline)
+			fail_msg("BGSAVE still not over after %lld ms; INFO persistence:\n%s",
+			         mdb_now_ms() - t0, info);
+		free(info);
+		mdb_sleep_ms(SNAP_POLL_MS);
+	}
+	fail_msg("BGSAVE still not over after %d polls", SNAP_MAX_POLLS);
+}
+
+/* Reads, writes, PING, then a clean stop: all as if no snapshot had failed. */
+static void assert_service_goes_on(fixture *fx, const char *what)
+{
+	char when[64];
+	snprintf(when, sizeof when, "after the failed %s", what);
+	check_all(fx, when);
+	snap_small_writes(fx, "small", SNAP_SMALL_WRITES, when);
+	check_all(fx, when);
+	client_ping(&fx->cl);
+	assert_server_running(fx->s, when);
+	mdb_conn_close(fx->cl.conn);
+	fx->cl.conn = NULL;
+	/* The closing snapshot fails too (the disk is still full): the log
+	 * holds everything, so the stop is still clean. */
+	int status = mdb_stop(fx->s);
+	fx->s = NULL;
+	if (status != 0)
+		fail_msg("%s: SIGTERM with the disk still full: exit status %d, expected 0", when,
+		         status);
+	print_message("%s: %zu keys read back, %d small writes accepted\n", when, fx->n,
+	              SNAP_SMALL_WRITES);
+	for (size_t i = 0; i < fx->ntranscript; i++)
+		print_message("  %s\n", fx->transcript[i]);
+}
+
+static void save_on_a_full_disk_fails_with_enospc_leaves_no_file_and_refuses_no_write(void **state)
+{
+	fixture *fx = *state;
+	char before[LISTING_BYTES];
+	snap_prepare(fx);
+	dir_listing(fx, before, sizeof before);
+
+	assert_save_refused(fx);
+	assert_dir_unchanged(fx, before, "SAVE");
+	assert_info_failed(fx, 1, "SAVE");
+	assert_failure_logged(fx, "save");
+	assert_service_goes_on(fx, "SAVE");
+}
+
+static void
+bgsave_on_a_full_disk_fails_with_enospc_leaves_no_file_and_refuses_no_write(void **state)
+{
+	fixture *fx = *state;
+	char before[LISTING_BYTES];
+	snap_prepare(fx);
+	dir_listing(fx, before, sizeof before);
+
+	MDB_ASSERT_CALL(fx->cl.conn, "+Background saving started", "BGSAVE");
+	wait_bgsave_done(fx);
+	assert_dir_unchanged(fx, before, "BGSAVE");
+	assert_info_failed(fx, 1, "BGSAVE");
+	assert_failure_logged(fx, "bgsave");
+	assert_service_goes_on(fx, "BGSAVE");
+}
+
+static void once_space_returns_save_succeeds_and_a_restart_after_sigkill_loads_it(void **state)
+{
+	enum { AFTER_SAVE = 3 }; /* small writes after the good SAVE: replayed from the log */
+	fixture *fx = *state;
+	snap_prepare(fx);
+	assert_save_refused(fx);
+	snap_small_writes(fx, "while-full", 2, "after the failed SAVE");
+
+	assert_int_equal(unlink(fx->filler), 0);
+	MDB_ASSERT_CALL(fx->cl.conn, "+OK", "SAVE");
+	char *info = info_persistence(fx);
+	char status[32], error[256];
+	info_str(info, "rdb_last_bgsave_status", status, sizeof status);
+	info_str(info, "snapshot_last_error", error, sizeof error);
+	long long rows = info_num(info, "snapshot_last_rows");
+	long long seq = info_num(info, "snapshot_last_seq");
+	if (strcmp(status, "ok") != 0 || error[0] != '\0' || info_num(info, "rdb_saves") != 1 ||
+	    info_num(info, "snapshot_failures") != 1 || rows != (long long)fx->n ||
+	    seq != info_num(info, "wal_last_seq") ||
+	    info_num(info, "snapshot_last_bytes") <= SNAP_HEADROOM)
+		fail_msg("after SAVE succeeded: expected rdb_last_bgsave_status:ok, an empty "
+		         "snapshot_last_error, rdb_saves:1, snapshot_failures:1, "
+		         "snapshot_last_rows:%zu, snapshot_last_seq equal to wal_last_seq and "
+		         "snapshot_last_bytes over the %d bytes the filler left (else the "
+		         "failures above were not about its size); INFO persistence:\n%s",
+		         fx->n, SNAP_HEADROOM, info);
+	long long bytes = info_num(info, "snapshot_last_bytes");
+	free(info);
+	int temps = count_prefixed(fx, ".tmp-snapshot-");
+	int snaps = count_prefixed(fx, "snapshot-");
+	if (temps != 0 || snaps != 1) {
+		char listing[LISTING_BYTES];
+		dir_listing(fx, listing, sizeof listing);
+		fail_msg("after SAVE succeeded: %d .tmp-snapshot-* and %d snapshot-* file(s), "
+		         "expected 0 and 1:\n%s",
+		         temps, snaps, listing);
+	}
+	snap_small_writes(fx, "after-save", AFTER_SAVE, "after SAVE succeeded");
+
+	mdb_conn_close(fx->cl.conn);
+	fx->cl.conn = NULL;
+	mdb_kill_ok(fx->s);
+	mdb_restart_ok(fx->s, snap_args);
+	char *line = mdb_last_log_line(fx->s, SNAP_LOADED);
+	if (line == NULL || mdb_log_field(line, "rows") != rows ||
+	    mdb_log_field(line, "seq") != seq) {
+		mdb_print_log(fx->s);
+		fail_msg("after the restart: expected the log line \"snapshot\" \"loaded\" with "
+		         "rows %lld and seq %lld; got: %s",
+		         rows, seq, line != NULL ? line : "(none)");
+	}
+	free(line);
+	fx->cl.conn = mdb_conn_open(fx->s->port);
+	assert_non_null(fx->cl.conn);
+	check_all(fx, "after the restart");
+	char want[32];
+	snprintf(want, sizeof want, ":%zu", fx->n);
+	MDB_ASSERT_CALL(fx->cl.conn, want, "DBSIZE");
+	mdb_conn_close(fx->cl.conn);
+	fx->cl.conn = NULL;
+	int status_code = mdb_stop(fx->s);
+	fx->s = NULL;
+	assert_int_equal(status_code, 0);
+	print_message("snapshot of %lld rows, %lld bytes, at seq %lld loaded after SIGKILL; %zu "
+	              "keys read back\n",
+	              rows, bytes, seq, fx->n);
+}
+
 int main(void)
 {
 	/* A mount namespace belongs to a thread: unshare here, on the thread
@@ -615,6 +957,15 @@ int main(void)
 	                fixture_setup, fixture_teardown),
 	        cmocka_unit_test_setup_teardown(
 	                with_fsync_everysec_a_full_disk_refuses_writes_keeps_reads_and_recovers,
+	                fixture_setup, fixture_teardown),
+	        cmocka_unit_test_setup_teardown(
+	                save_on_a_full_disk_fails_with_enospc_leaves_no_file_and_refuses_no_write,
+	                fixture_setup, fixture_teardown),
+	        cmocka_unit_test_setup_teardown(
+	                bgsave_on_a_full_disk_fails_with_enospc_leaves_no_file_and_refuses_no_write,
+	                fixture_setup, fixture_teardown),
+	        cmocka_unit_test_setup_teardown(
+	                once_space_returns_save_succeeds_and_a_restart_after_sigkill_loads_it,
 	                fixture_setup, fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,18 +17,20 @@
 // ../lib/minidb-server.js starts the servers (--port 0, the port read
 // from the "listening" log line), bounds every wait (scaled by
 // MINIDB_TEST_TIMEOUT_MULTIPLIER), arms a watchdog and removes the temp dir
-// at exit; the RESP client and the cat quoting are the DuckDB test's. Exit
-// status 0 when every test passed, 1 otherwise.
+// at exit; the RESP client (../lib/resp-client.js), running minidb-parquet,
+// the lines cat prints and the server checks (../lib/parquet-tool.js) are
+// shared with the DuckDB test. Exit status 0 when every test passed, 1
+// otherwise.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
 const arrow = require('apache-arrow');
 const pw = require('parquet-wasm');
-const { MULT, within, exitStatus, setup } = require('../lib/minidb-server.js');
+const { MULT, setup } = require('../lib/minidb-server.js');
+const { RespError, Resp, startLoadedServer: startLoaded } = require('../lib/resp-client.js');
+const { parquetTool, quoted, catLine, liveRows, checkServer } = require('../lib/parquet-tool.js');
 
 const BIN = process.env.MINIDB_BIN || path.resolve(__dirname, '../../../build/minidb');
 const TOOL = process.env.MINIDB_PARQUET || path.resolve(__dirname, '../../../build/minidb-parquet');
@@ -36,232 +38,25 @@ const FAILURES_DIR = process.env.MINIDB_ARROW_FAILURES_DIR || '';
 const START_TIMEOUT_MS = 10000 * MULT;
 const STOP_TIMEOUT_MS = 10000 * MULT;
 const TOOL_TIMEOUT_MS = 30000 * MULT;
-const REPLY_TIMEOUT_MS = 10000 * MULT;
 const TEST_TIMEOUT_MS = 90000 * MULT;
 const WATCHDOG_MS = 170000 * MULT;
 
-const { tmpRoot, fatal, startServer: startServerAt, stopServer } = setup({
+const harness = setup({
   name: 'arrow',
   bin: BIN,
   watchdogMs: WATCHDOG_MS,
   startTimeoutMs: START_TIMEOUT_MS,
   stopTimeoutMs: STOP_TIMEOUT_MS,
 });
-if (!fs.existsSync(TOOL)) fatal(`tool ${TOOL} not found (set MINIDB_PARQUET)`);
+const { fatal, freshDir, stopServer } = harness;
+const { runTool, tool } = parquetTool({ bin: TOOL, timeoutMs: TOOL_TIMEOUT_MS, fatal });
 
-let dirSeq = 0;
-function freshDir(prefix) {
-  return fs.mkdtempSync(path.join(tmpRoot, `${prefix}-${dirSeq++}-`));
+// A server on dataDir that has loaded it (answers PING with PONG).
+function startLoadedServer(dataDir) {
+  return startLoaded(harness, dataDir, START_TIMEOUT_MS);
 }
 
-// ---- minidb-parquet ----
-
-// Runs minidb-parquet with args. Resolves with { status, stdout (Buffer),
-// stderr (string) }; a run past TOOL_TIMEOUT_MS is killed and rejects.
-function runTool(args) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(TOOL, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out = [];
-    let err = '';
-    proc.stdout.on('data', (c) => out.push(c));
-    proc.stderr.on('data', (c) => {
-      err += c.toString();
-    });
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`minidb-parquet ${args.join(' ')}: still running after ${TOOL_TIMEOUT_MS} ms`));
-    }, TOOL_TIMEOUT_MS);
-    proc.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    proc.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ status: exitStatus(code, signal), stdout: Buffer.concat(out), stderr: err });
-    });
-  });
-}
-
-// runTool that must succeed; returns stdout as a string.
-async function tool(...args) {
-  const r = await runTool(args);
-  assert.equal(r.status, 0, `minidb-parquet ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
-  return r.stdout.toString();
-}
-
-// ---- a tiny RESP client ----
-
-class RespError extends Error {}
-
-// Parses one RESP2 reply at buf[off...]. Returns [value, nextOffset], or
-// null when the reply is not complete yet. Bulk strings are Buffers, errors
-// RespError objects, nil null.
-function parseReply(buf, off) {
-  const nl = buf.indexOf('\r\n', off);
-  if (nl < 0) return null;
-  const type = String.fromCharCode(buf[off]);
-  const line = buf.toString('latin1', off + 1, nl);
-  const next = nl + 2;
-  switch (type) {
-    case '+':
-      return [line, next];
-    case '-':
-      return [new RespError(line), next];
-    case ':':
-      return [BigInt(line), next];
-    case '$': {
-      const n = Number(line);
-      if (n < 0) return [null, next];
-      if (buf.length < next + n + 2) return null;
-      return [buf.subarray(next, next + n), next + n + 2];
-    }
-    case '*': {
-      const n = Number(line);
-      if (n < 0) return [null, next];
-      const items = [];
-      let at = next;
-      for (let i = 0; i < n; i++) {
-        const r = parseReply(buf, at);
-        if (r === null) return null;
-        items.push(r[0]);
-        at = r[1];
-      }
-      return [items, at];
-    }
-    default:
-      throw new Error(`not a RESP reply: ${JSON.stringify(buf.toString('latin1', off, nl))}`);
-  }
-}
-
-class Resp {
-  static connect(port) {
-    return within(REPLY_TIMEOUT_MS, `connect to port ${port}`, new Promise((resolve, reject) => {
-      const sock = net.createConnection({ host: '127.0.0.1', port }, () => resolve(new Resp(sock)));
-      sock.once('error', reject);
-    }));
-  }
-
-  constructor(sock) {
-    this.sock = sock;
-    this.buf = Buffer.alloc(0);
-    this.waiting = [];
-    sock.on('data', (chunk) => {
-      this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
-      let off = 0;
-      for (;;) {
-        const r = parseReply(this.buf, off);
-        if (r === null) break;
-        off = r[1];
-        const w = this.waiting.shift();
-        if (w) w.resolve(r[0]);
-      }
-      this.buf = this.buf.subarray(off);
-    });
-    const failAll = (e) => {
-      for (const w of this.waiting.splice(0)) w.reject(e);
-    };
-    sock.on('error', failAll);
-    sock.on('close', () => failAll(new Error('connection closed')));
-  }
-
-  // Sends one command (strings or Buffers); resolves with its reply.
-  send(...args) {
-    const parts = [Buffer.from(`*${args.length}\r\n`)];
-    for (const a of args) {
-      const b = Buffer.isBuffer(a) ? a : Buffer.from(String(a));
-      parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
-    }
-    const p = new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
-    this.sock.write(Buffer.concat(parts));
-    return within(REPLY_TIMEOUT_MS, `reply to ${args[0]}`, p);
-  }
-
-  // Like send, but an error reply rejects.
-  async cmd(...args) {
-    const r = await this.send(...args);
-    if (r instanceof RespError) throw r;
-    return r;
-  }
-
-  close() {
-    this.sock.destroy();
-  }
-}
-
-// The server listens before it has loaded its data dir and answers
-// -LOADING meanwhile: starts it and waits, bounded, until PING is PONG.
-async function startLoadedServer(dataDir) {
-  const server = await startServerAt({ dataDir });
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  const c = await Resp.connect(server.port);
-  try {
-    for (;;) {
-      const r = await c.send('PING');
-      if (r === 'PONG') return server;
-      if (!(r instanceof RespError && /^LOADING/.test(r.message)) || Date.now() > deadline) {
-        await stopServer(server);
-        throw new Error(`server on ${dataDir} answered PING with ${r}; log:\n${server.log()}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  } finally {
-    c.close();
-  }
-}
-
-// ---- what minidb-parquet cat prints (as in the DuckDB test) ----
-
-// Length of the valid UTF-8 sequence at b[i] (2-4), 0 when there is none:
-// the tool prints such sequences as they are and every other high byte as
-// \xHH.
-function utf8SeqLen(b, i) {
-  const c = b[i];
-  let len;
-  let cp;
-  if (c >= 0xc2 && c <= 0xdf) [len, cp] = [2, c & 0x1f];
-  else if (c >= 0xe0 && c <= 0xef) [len, cp] = [3, c & 0x0f];
-  else if (c >= 0xf0 && c <= 0xf4) [len, cp] = [4, c & 0x07];
-  else return 0;
-  if (b.length - i < len) return 0;
-  for (let k = 1; k < len; k++) {
-    if ((b[i + k] & 0xc0) !== 0x80) return 0;
-    cp = (cp << 6) | (b[i + k] & 0x3f);
-  }
-  if ((len === 3 && cp < 0x800) || (len === 4 && (cp < 0x10000 || cp > 0x10ffff))) return 0;
-  if (cp >= 0xd800 && cp <= 0xdfff) return 0;
-  return len;
-}
-
-function quoted(b) {
-  if (b === null) return Buffer.from('(nil)');
-  const out = [0x22];
-  const esc = { 0x22: '\\"', 0x5c: '\\\\', 0x0a: '\\n', 0x0d: '\\r', 0x09: '\\t' };
-  for (let i = 0; i < b.length; ) {
-    const c = b[i];
-    if (esc[c]) {
-      out.push(...Buffer.from(esc[c]));
-      i++;
-    } else if (c >= 0x20 && c < 0x7f) {
-      out.push(c);
-      i++;
-    } else if (c >= 0x80 && utf8SeqLen(b, i)) {
-      const n = utf8SeqLen(b, i);
-      out.push(...b.subarray(i, i + n));
-      i += n;
-    } else {
-      out.push(...Buffer.from(`\\x${c.toString(16).padStart(2, '0')}`));
-      i++;
-    }
-  }
-  out.push(0x22);
-  return Buffer.from(out);
-}
-
-function catLine(r) {
-  const parts = [quoted(r.key), Buffer.from(' '), quoted(r.value)];
-  if (r.exp !== null) parts.push(Buffer.from(` expires_at=${r.exp}`));
-  return Buffer.concat(parts).toString('latin1');
-}
+// ---- what minidb-parquet cat prints ----
 
 // Asserts that `minidb-parquet cat file ...args` prints exactly want's rows,
 // naming the first row that differs.
@@ -276,33 +71,6 @@ async function assertCat(file, want, what, ...args) {
     if (lines[i] !== w) assert.fail(`${what}: row ${i} of ${want.length}: cat printed\n  ${lines[i]}\nexpected\n  ${w}`);
   }
   assert.equal(lines.length, want.length, `${what}: cat line count`);
-}
-
-// ---- checking a server's keyspace ----
-
-// The rows that end up as keys: non-NULL key and value, not expired.
-function liveRows(list, now) {
-  return list.filter((r) => r.key !== null && r.value !== null && (r.exp === null || r.exp > now));
-}
-
-// Checks that the server holds exactly these rows: DBSIZE, every value, and
-// every expiry to the millisecond (PEXPIRETIME).
-async function checkServer(port, want) {
-  const c = await Resp.connect(port);
-  try {
-    assert.equal(await c.cmd('DBSIZE'), BigInt(want.length), 'DBSIZE');
-    for (let i = 0; i < want.length; i += 500) {
-      const batch = want.slice(i, i + 500);
-      const got = await Promise.all(batch.flatMap((r) => [c.cmd('GET', r.key), c.cmd('PEXPIRETIME', r.key)]));
-      batch.forEach((r, j) => {
-        const v = got[2 * j];
-        assert.ok(v !== null && v.equals(r.value), `value of ${quoted(r.key)}: ${v && quoted(v)} != ${quoted(r.value)}`);
-        assert.equal(got[2 * j + 1], BigInt(r.exp === null ? -1 : r.exp), `PEXPIRETIME of ${quoted(r.key)}`);
-      });
-    }
-  } finally {
-    c.close();
-  }
 }
 
 // ---- building Arrow tables ----

@@ -6,7 +6,9 @@
 // works, as in the C harness); it runs under `setpriv --pdeathsig KILL` when
 // setpriv is there, and any still running at exit is killed, so none
 // outlives a killed test. Plain CommonJS over node's own modules: each test
-// requires it by relative path without a package of its own.
+// requires it by relative path without a package of its own. Beside it:
+// resp-client.js (a RESP client over node:net) and parquet-tool.js
+// (minidb-parquet runs, its cat format, server keyspace checks).
 
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -36,8 +38,8 @@ function exitStatus(code, signal) {
 
 // Sets up a test run named name (messages say "interop/<name>: ..."):
 // creates the temp root, arms the watchdog (watchdogMs, already scaled) and
-// checks that the server binary bin exists. Returns
-// { tmpRoot, fatal(msg), startServer({ port, dataDir }), stopServer(server) }.
+// checks that the server binary bin exists. Returns { tmpRoot, fatal(msg),
+// freshDir(prefix), startServer({ port, dataDir }), stopServer(server) }.
 function setup({ name, bin, watchdogMs, startTimeoutMs, stopTimeoutMs }) {
   const tmpRoot = fs.mkdtempSync(path.join(process.env.TMPDIR || os.tmpdir(), `minidb-${name}-`));
   const live = new Set(); // server processes not yet reaped
@@ -61,6 +63,12 @@ function setup({ name, bin, watchdogMs, startTimeoutMs, stopTimeoutMs }) {
   setTimeout(() => fatal(`watchdog: still running after ${watchdogMs} ms`), watchdogMs).unref();
 
   if (!fs.existsSync(bin)) fatal(`server binary ${bin} not found (set MINIDB_BIN)`);
+
+  // A new directory under tmpRoot named after prefix and a sequence number.
+  let dirSeq = 0;
+  function freshDir(prefix) {
+    return fs.mkdtempSync(path.join(tmpRoot, `${prefix}-${dirSeq++}-`));
+  }
 
   const hasSetpriv = spawnSync('setpriv', ['--help'], { stdio: 'ignore' }).status === 0;
 
@@ -136,7 +144,7 @@ function setup({ name, bin, watchdogMs, startTimeoutMs, stopTimeoutMs }) {
     }
   }
 
-  return { tmpRoot, fatal, startServer, stopServer };
+  return { tmpRoot, fatal, freshDir, startServer, stopServer };
 }
 
 module.exports = { MULT, sleep, within, exitStatus, setup };
