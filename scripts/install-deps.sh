@@ -5,9 +5,10 @@
 set -eu
 
 # Build: compilers, CMake, libraries (the Parquet codecs: zstd, snappy, zlib,
-# brotli, lz4). Tests: real peers (redis-cli and
-# redis-benchmark from redis-tools; redis-server for the side-by-side
-# benchmark; Node.js + npm for the ioredis client test).
+# brotli, lz4). Tests: real peers (redis-cli and redis-benchmark from
+# redis-tools; redis-server for the side-by-side benchmarks; Node.js + npm
+# for the interop tests: ioredis, DuckDB (@duckdb/node-api) and arrow-rs
+# (parquet-wasm), each pinned by its tests/interop/*/package-lock.json).
 PKGS="build-essential cmake pkg-config clang clang-format libcmocka-dev libyaml-dev \
 libxxhash-dev libisal-dev libssl-dev libzstd-dev libsnappy-dev zlib1g-dev libbrotli-dev \
 liblz4-dev procps redis-tools redis-server"
