@@ -370,6 +370,34 @@ test('load refuses a data dir that already holds a snapshot or a WAL, and names 
   assert.deepEqual(fs.readdirSync(walDir), ['wal-00000000000000000001.log']);
 });
 
+test('the documented one-liners: the glob reads every kept snapshot, the QUALIFY query only the newest', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const dataDir = freshDir('oneliner');
+  const server = await startLoadedServer(dataDir);
+  try {
+    const c = await Resp.connect(server.port);
+    try {
+      assert.equal(await c.send('SET', 'a', 'old'), 'OK');
+      assert.equal(await c.send('SAVE'), 'OK');
+      assert.equal(await c.send('SET', 'a', 'new'), 'OK');
+      assert.equal(await c.send('SET', 'b', 'added'), 'OK');
+      assert.equal(await c.send('SAVE'), 'OK');
+    } finally {
+      c.close();
+    }
+    const glob = sqlString(path.join(dataDir, 'snapshot-*.parquet'));
+    // docs/persistence.md, section 7, and the README.
+    const all = await rows(`SELECT key, value FROM ${glob} ORDER BY key, value`);
+    assert.deepEqual(all.map((r) => `${r.key}=${r.value}`), ['a=new', 'a=old', 'b=added']);
+    const newest = await rows(
+      `SELECT key, value, expires_at FROM read_parquet(${glob}, filename = true) ` +
+        'QUALIFY filename = max(filename) OVER () ORDER BY key',
+    );
+    assert.deepEqual(newest.map((r) => `${r.key}=${r.value}`), ['a=new', 'b=added']);
+  } finally {
+    assert.equal(await stopServer(server), 0, `server exit status; log:\n${server.log()}`);
+  }
+});
+
 test('DuckDB reads exactly the keys of a snapshot the server wrote on SAVE', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const dataDir = freshDir('save');
   const server = await startLoadedServer(dataDir);
