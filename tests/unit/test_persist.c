@@ -154,8 +154,10 @@ static int db_try_open(const struct fixture *f, struct db *d, char *err, size_t 
 	return persist_load(d->p, NULL, err, errlen);
 }
 
-/* As db_try_open, which must succeed replaying exactly records records. */
-static void db_open(const struct fixture *f, struct db *d, uint64_t records)
+/* As db_try_open, which must succeed replaying exactly records records
+ * (those after the snapshot, when there is one) with last as the log's
+ * last seq. */
+static void db_open_from(const struct fixture *f, struct db *d, uint64_t records, uint64_t last)
 {
 	char err[512];
 	int rc = db_try_open(f, d, err, sizeof err);
@@ -165,21 +167,13 @@ static void db_open(const struct fixture *f, struct db *d, uint64_t records)
 	persist_info_get(d->p, &info);
 	assert_int_equal(info.loading, 0);
 	assert_int_equal(info.records_loaded, records);
-	assert_int_equal(info.last_seq, records); /* a fresh log starts at seq 1 */
+	assert_int_equal(info.last_seq, last);
 }
 
-/* As db_open for a directory with a snapshot: records replayed after it,
- * and the log's last seq. */
-static void db_open_from(const struct fixture *f, struct db *d, uint64_t records, uint64_t last)
+/* db_open_from without a snapshot: a fresh log starts at seq 1. */
+static void db_open(const struct fixture *f, struct db *d, uint64_t records)
 {
-	char err[512];
-	int rc = db_try_open(f, d, err, sizeof err);
-	if (rc != 0)
-		fail_msg("persist_load: %d: %s", rc, err);
-	persist_info info;
-	persist_info_get(d->p, &info);
-	assert_int_equal(info.records_loaded, records);
-	assert_int_equal(info.last_seq, last);
+	db_open_from(f, d, records, records);
 }
 
 /* Closes the log (everything appended made durable); the store stays, to
