@@ -75,6 +75,12 @@ static void usage(FILE *out)
 	        "  --data-dir DIR        load: the server's data dir (created if missing)\n"
 	        "  --compression CODEC   load: zstd (default), snappy, gzip, brotli, lz4_raw\n"
 	        "                        or none\n"
+	        "  --max-page-bytes SIZE   largest page, compressed or not, read before\n"
+	        "                        refusing the file (default 1g; k, m, g suffixes)\n"
+	        "  --max-value-bytes SIZE  largest key or value (default 512m)\n"
+	        "  --max-footer-bytes SIZE largest footer (default 64m)\n"
+	        "                        Every length in a file is checked against these\n"
+	        "                        and the file size before memory is spent.\n"
 	        "\n"
 	        "Exit status: 0 on success, 1 when the file, the server or the data dir\n"
 	        "failed (the message says why), 2 on a usage error.\n",
@@ -214,7 +220,7 @@ int pt_source_open(const struct pt_opts *o, struct pt_source *s)
 	memset(s, 0, sizeof(*s));
 	s->ttl_col = -1;
 	err[0] = '\0';
-	s->f = pqr_open(o->file, NULL, err, sizeof(err));
+	s->f = pqr_open(o->file, &o->lim, err, sizeof(err));
 	if (s->f == NULL) {
 		fprintf(stderr, "%s: %s\n", pt_prog, err[0] ? err : "cannot open the file");
 		return -1;
@@ -557,19 +563,47 @@ enum {
 	OPT_LIMIT = 1 << 1,
 	OPT_SERVER = 1 << 2,
 	OPT_DATA_DIR = 1 << 3,
+	OPT_READER = 1 << 4, /* the reader's limits: every command */
 };
 
 static int cmd_options(const char *cmd)
 {
 	if (strcmp(cmd, "inspect") == 0)
-		return 0;
+		return OPT_READER;
 	if (strcmp(cmd, "cat") == 0)
-		return OPT_COLUMNS | OPT_LIMIT;
+		return OPT_READER | OPT_COLUMNS | OPT_LIMIT;
 	if (strcmp(cmd, "import") == 0)
-		return OPT_COLUMNS | OPT_SERVER;
+		return OPT_READER | OPT_COLUMNS | OPT_SERVER;
 	if (strcmp(cmd, "load") == 0)
-		return OPT_COLUMNS | OPT_DATA_DIR;
+		return OPT_READER | OPT_COLUMNS | OPT_DATA_DIR;
 	return -1;
+}
+
+/* A byte count with an optional k, m or g suffix (powers of 1024), as the
+ * server's size flags take them, within [min, max]. 0 or -1. */
+static int parse_size(const char *s, uint64_t min, uint64_t max, size_t *out)
+{
+	char *end;
+	unsigned shift = 0;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (*end == 'k' || *end == 'K')
+		shift = 10;
+	else if (*end == 'm' || *end == 'M')
+		shift = 20;
+	else if (*end == 'g' || *end == 'G')
+		shift = 30;
+	if (shift != 0)
+		end++;
+	if (*end != '\0' || v > (max >> shift) || (v << shift) < min)
+		return -1;
+	*out = (size_t)(v << shift);
+	return 0;
 }
 
 /* Parses argv into o. Returns -1 to go on, or the exit status. */
@@ -666,6 +700,21 @@ static int parse_args(int argc, char **argv, struct pt_opts *o)
 			if (v == NULL || *v == '\0')
 				return usage_error(a, "needs a directory");
 			o->data_dir = v;
+		} else if ((n = tool_match_opt(a, NULL, "--max-page-bytes")) != 0) {
+			need = OPT_READER;
+			v = tool_opt_value(argc, argv, &i, n);
+			if (parse_size(v, 1024, (uint64_t)1 << 31, &o->lim.max_page_bytes) < 0)
+				return usage_error(a, "needs a size from 1k to 2g");
+		} else if ((n = tool_match_opt(a, NULL, "--max-value-bytes")) != 0) {
+			need = OPT_READER;
+			v = tool_opt_value(argc, argv, &i, n);
+			if (parse_size(v, 1, (uint64_t)1 << 31, &o->lim.max_value_bytes) < 0)
+				return usage_error(a, "needs a size from 1 to 2g");
+		} else if ((n = tool_match_opt(a, NULL, "--max-footer-bytes")) != 0) {
+			need = OPT_READER;
+			v = tool_opt_value(argc, argv, &i, n);
+			if (parse_size(v, 1024, (uint64_t)1 << 31, &o->lim.max_footer_bytes) < 0)
+				return usage_error(a, "needs a size from 1k to 2g");
 		} else if ((n = tool_match_opt(a, NULL, "--compression")) != 0) {
 			need = OPT_DATA_DIR;
 			v = tool_opt_value(argc, argv, &i, n);
@@ -703,6 +752,7 @@ int main(int argc, char **argv)
 	};
 	int status;
 
+	pqr_limits_init(&o.lim);
 	signal(SIGPIPE, SIG_IGN);
 	status = parse_args(argc, argv, &o);
 	if (status >= 0)

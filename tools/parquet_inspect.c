@@ -287,7 +287,7 @@ int pt_cmd_inspect(const struct pt_opts *o)
 	uint32_t i, j;
 
 	err[0] = '\0';
-	f = pqr_open(o->file, NULL, err, sizeof(err));
+	f = pqr_open(o->file, &o->lim, err, sizeof(err));
 	if (f == NULL) {
 		fprintf(stderr, "%s: %s\n", pt_prog, err[0] ? err : "cannot open the file");
 		return PT_EXIT_FAIL;

@@ -33,7 +33,8 @@ struct pt_opts {
 	uint32_t window; /* import: SETs in flight at most */
 	int timeout_ms;  /* import: bound on each wait for progress; -1 = none */
 	const char *data_dir;
-	int32_t codec; /* load: enum pq_compression */
+	int32_t codec;  /* load: enum pq_compression */
+	pqr_limits lim; /* --max-page-bytes, --max-value-bytes, --max-footer-bytes */
 };
 
 /* An open source file with its columns resolved (ttl_col -1: no expiry). */
