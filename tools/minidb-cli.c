@@ -7,7 +7,12 @@
  * read from stdin and sent verbatim, one reply printed per line, as the original
  * Mini DB client did.
  *
- * Standalone program: libc and tool_common.c only, never src/ headers. Every wait
+ * `minidb-cli hash-token` works offline: it prints the hash line for a token, to
+ * paste into the config (see cli_hash_token).
+ *
+ * Standalone program: libc and tool_common.c only, never src/ headers, except
+ * auth.h for hash-token, so the line printed is exactly what the server parses
+ * (one implementation of the format, not two that could drift). Every wait
  * (connect, write, reply) goes through poll(2) so --timeout bounds it; replies are
  * read through a growing buffer up to the longest line a 512 MiB value can produce.
  */
@@ -21,8 +26,10 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <termios.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "tool_common.h"
 
 /* Exit statuses, shared by both modes. */
@@ -66,6 +73,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	        "Usage: %s [-h host] [-p port] [--timeout SECONDS] [command [arg...]]\n"
+	        "       %s hash-token [--sha256] [TOKEN] | hash-token --generate\n"
 	        "       %s --help | --version\n"
 	        "\n"
 	        "Client for the minidb line protocol.\n"
@@ -92,8 +100,16 @@ static void usage(FILE *out)
 	        "as typed and its reply printed (prompt 'minidb> ' when stdin is a terminal;\n"
 	        "blank lines are skipped, the server would not answer them). QUIT or EXIT\n"
 	        "ends the session. Exit status 0, or 2 if the server went away (1 if its last\n"
-	        "reply was an ERROR).\n",
-	        prog, prog, prog, prog);
+	        "reply was an ERROR).\n"
+	        "\n"
+	        "hash-token (offline, no server): prints the line to paste into the config for\n"
+	        "a token, pbkdf2-sha256$ITERATIONS$SALT$HASH by default (a slow KDF, for tokens\n"
+	        "people choose), sha256$HEX with --sha256 (for long random tokens: each PBKDF2\n"
+	        "entry costs the server its iterations on every AUTH). The token is read from\n"
+	        "stdin, without echo on a terminal, unless given as an argument (which other\n"
+	        "users can see in ps). --generate prints a new random token and then its\n"
+	        "sha256$ line, one per line.\n",
+	        prog, prog, prog, prog, prog);
 }
 
 static void die_oom(void)
@@ -472,6 +488,140 @@ static int usage_error(const char *opt, const char *problem)
 	return tool_usage_error(prog, opt, problem, CLI_EXIT_TROUBLE);
 }
 
+/* ---- hash-token ----------------------------------------------------------- */
+
+/* The terminal state while echo is off, restored on exit or on a signal.
+ * Process-wide, but this is a single-threaded tool and only hash-token sets it. */
+static struct termios cli_saved_tty;
+static volatile sig_atomic_t cli_tty_changed;
+
+static void cli_restore_tty(void)
+{
+	if (cli_tty_changed) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &cli_saved_tty);
+		cli_tty_changed = 0;
+	}
+}
+
+static void cli_tty_signal(int sig)
+{
+	cli_restore_tty();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Reads one line (the token) from stdin into buf[cap], without its line end;
+ * a terminal gets a prompt on stderr and no echo. Returns the length, or -1
+ * with a message printed (never the token). */
+static long cli_read_token(char *buf, size_t cap)
+{
+	int tty = isatty(STDIN_FILENO);
+	size_t n = 0;
+	int c;
+
+	if (tty && tcgetattr(STDIN_FILENO, &cli_saved_tty) == 0) {
+		struct termios quiet = cli_saved_tty;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		quiet.c_lflag |= ECHONL;
+		signal(SIGINT, cli_tty_signal);
+		signal(SIGTERM, cli_tty_signal);
+		signal(SIGHUP, cli_tty_signal);
+		fprintf(stderr, "Token: ");
+		fflush(stderr);
+		if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0)
+			cli_tty_changed = 1;
+	}
+	/* One byte beyond the limit tells "too long" from "exactly the limit". */
+	while (n < cap && (c = getchar()) != EOF && c != '\n')
+		buf[n++] = (char)c;
+	cli_restore_tty();
+	if (ferror(stdin)) {
+		fprintf(stderr, "%s: hash-token: reading stdin: %s\n", prog, strerror(errno));
+		return -1;
+	}
+	if (n == cap) {
+		fprintf(stderr, "%s: hash-token: token longer than %d bytes\n", prog,
+		        AUTH_TOKEN_MAX);
+		return -1;
+	}
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	return (long)n;
+}
+
+/* minidb-cli hash-token [--sha256] [TOKEN] | hash-token --generate. argv[0]
+ * is "hash-token". Prints to stdout only the line(s) asked for; errors name
+ * the problem, never the token. */
+static int cli_hash_token(int argc, char **argv)
+{
+	char token[AUTH_TOKEN_MAX + 1], line[AUTH_HASH_LINE_MAX + 1];
+	enum auth_scheme scheme = AUTH_SCHEME_PBKDF2_SHA256;
+	const char *given = NULL;
+	int generate = 0, status = CLI_EXIT_TROUBLE, rc, i;
+	long len;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--sha256") == 0) {
+			scheme = AUTH_SCHEME_SHA256;
+		} else if (strcmp(argv[i], "--generate") == 0) {
+			generate = 1;
+		} else if (strcmp(argv[i], "--") == 0 && i + 1 < argc && given == NULL) {
+			given = argv[++i];
+		} else if (argv[i][0] != '-' && given == NULL) {
+			given = argv[i];
+		} else {
+			/* Not the argument itself: it may be a token typed in the wrong place. */
+			fprintf(stderr, "%s: hash-token: unexpected argument %d (see --help)\n",
+			        prog, i);
+			return CLI_EXIT_TROUBLE;
+		}
+	}
+	if (generate && given != NULL) {
+		fprintf(stderr, "%s: hash-token: --generate takes no token\n", prog);
+		return CLI_EXIT_TROUBLE;
+	}
+	if (generate) {
+		scheme = AUTH_SCHEME_SHA256;
+		rc = auth_token_generate(token, sizeof(token));
+		len = rc == AUTH_OK ? (long)strlen(token) : -1;
+	} else if (given != NULL) {
+		len = (long)strnlen(given, AUTH_TOKEN_MAX + 1);
+		if (len > AUTH_TOKEN_MAX) {
+			fprintf(stderr, "%s: hash-token: token longer than %d bytes\n", prog,
+			        AUTH_TOKEN_MAX);
+			return CLI_EXIT_TROUBLE;
+		}
+		memcpy(token, given, (size_t)len);
+		rc = AUTH_OK;
+	} else {
+		len = cli_read_token(token, sizeof(token));
+		if (len < 0)
+			goto out;
+		rc = AUTH_OK;
+	}
+	if (rc == AUTH_OK && len == 0) {
+		fprintf(stderr, "%s: hash-token: empty token\n", prog);
+		goto out;
+	}
+	if (rc == AUTH_OK)
+		rc = auth_hash_token(token, (size_t)len, scheme, 0, line, sizeof(line));
+	if (rc != AUTH_OK) {
+		fprintf(stderr, "%s: hash-token: %s\n", prog, auth_strerror(rc));
+		goto out;
+	}
+	if (generate)
+		printf("%.*s\n", (int)len, token);
+	printf("%s\n", line);
+	status = CLI_EXIT_OK;
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "%s: writing stdout: %s\n", prog, strerror(errno));
+		status = CLI_EXIT_TROUBLE;
+	}
+out:
+	explicit_bzero(token, sizeof(token));
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli_opts o = {.host = "127.0.0.1", .port = "8080", .timeout_ms = 30000};
@@ -516,6 +666,8 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if (i < argc && strcmp(argv[i], "hash-token") == 0)
+		return cli_hash_token(argc - i, argv + i);
 	fd = tool_connect(prog, o.host, o.port, tool_deadline_after(o.timeout_ms), NULL, NULL);
 	if (fd < 0)
 		return CLI_EXIT_TROUBLE;

@@ -160,6 +160,50 @@ static void an_unreachable_server_is_an_error_not_a_hang(void **state)
 	assert_true(said_why);
 }
 
+/* Runs minidb-cli hash-token args... with input on stdin (NULL: none). */
+static void run_hash_token(const char *const args[], const char *input, mdb_proc *res)
+{
+	const char *argv[8];
+	int argc = 0;
+	argv[argc++] = mdb_binary_path("MINIDB_CLI", "minidb-cli");
+	argv[argc++] = "hash-token";
+	for (int i = 0; args[i] != NULL && argc < 7; i++)
+		argv[argc++] = args[i];
+	argv[argc] = NULL;
+	assert_int_equal(mdb_run(argv, input, input ? strlen(input) : 0,
+	                         mdb_timeout_ms(MDB_RUN_TIMEOUT_MS), res),
+	                 0);
+}
+
+/* The line to paste into the config, from the argument or from stdin (the
+ * SHA-256 of "abc" is the FIPS 180-2 test vector); the token never appears
+ * on stderr. */
+static void hash_token_prints_the_config_line_and_never_the_token_on_stderr(void **state)
+{
+	static const char want[] =
+	        "sha256$ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n";
+	mdb_proc res;
+	(void)state;
+
+	run_hash_token((const char *const[]){"--sha256", "abc", NULL}, NULL, &res);
+	check_run(&res, 0, want);
+	run_hash_token((const char *const[]){"--sha256", NULL}, "abc\n", &res);
+	check_run(&res, 0, want);
+	/* The slow form: a salted PBKDF2 line, different at each run. */
+	run_hash_token((const char *const[]){NULL}, "s3cret-token", &res);
+	assert_int_equal(res.status, 0);
+	assert_true(strncmp(res.out, "pbkdf2-sha256$100000$", 21) == 0);
+	assert_null(strstr(res.out, "s3cret-token"));
+	assert_null(strstr(res.err, "s3cret-token"));
+	mdb_proc_free(&res);
+	/* A bad argument: usage error, and the token is not echoed. */
+	run_hash_token((const char *const[]){"--sha256", "s3cret-token", "extra", NULL}, NULL,
+	               &res);
+	assert_int_equal(res.status, 2);
+	assert_null(strstr(res.err, "s3cret-token"));
+	mdb_proc_free(&res);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -171,6 +215,7 @@ int main(void)
 	        cmocka_unit_test(a_piped_session_prints_one_reply_per_line),
 	        cmocka_unit_test(a_piped_session_ending_without_exit_still_prints_every_reply),
 	        cmocka_unit_test(an_unreachable_server_is_an_error_not_a_hang),
+	        cmocka_unit_test(hash_token_prints_the_config_line_and_never_the_token_on_stderr),
 	};
 	return cmocka_run_group_tests(tests, mdb_group_start, mdb_group_stop);
 }
