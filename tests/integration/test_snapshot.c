@@ -797,6 +797,56 @@ static void a_clean_shutdown_writes_a_closing_snapshot_unless_turned_off(void **
 	assert_int_equal(mdb_stop(s), 0);
 }
 
+/* SHUTDOWN NOSAVE|SAVE over the connection, then: no reply (the connection
+ * closes, as Redis does) and the server exits 0. */
+static void shutdown_by_command(mdb_server *s, mdb_conn *c, const char *mode)
+{
+	char cmd[64];
+	int n = snprintf(cmd, sizeof cmd, "*2\r\n$8\r\nSHUTDOWN\r\n$%zu\r\n%s\r\n", strlen(mode),
+	                 mode);
+	assert_int_equal(mdb_send_all(c->fd, cmd, (size_t)n), 0);
+	assert_int_equal(mdb_wait_closed(c, mdb_timeout_ms(MDB_STOP_TIMEOUT_MS)), 1);
+	mdb_conn_close(c);
+	assert_int_equal(mdb_wait_exit(s, mdb_timeout_ms(MDB_STOP_TIMEOUT_MS)), 0);
+}
+
+/* SHUTDOWN NOSAVE skips the closing snapshot that is on by default, SHUTDOWN
+ * SAVE writes one even with --snapshot-on-shutdown=false, and an unknown
+ * argument is a syntax error that stops nothing. */
+static void shutdown_nosave_and_save_override_the_closing_snapshot(void **state)
+{
+	enum { KEYS = 500 };
+	static const char *const off[] = {"--snapshot-on-shutdown=false", NULL};
+	mdb_server *s = mdb_start_ok(NULL);
+	mdb_conn *c = mdb_open_ok(s);
+	snaps sn;
+	(void)state;
+
+	MDB_PIPELINE_SETS(c, "sh:", 0, KEYS, VLEN);
+	MDB_ASSERT_CALL(c, "-ERR syntax error", "SHUTDOWN", "MAYBE");
+	MDB_ASSERT_CALL(c, "+PONG", "PING");
+	shutdown_by_command(s, c, "NOSAVE");
+	list_snapshots(s->data_dir, &sn);
+	assert_int_equal(sn.n, 0);
+
+	/* The log alone has every key; then SAVE overrides the flag. */
+	mdb_restart_ok(s, off);
+	char *rec = log_line(s, RECOVERED);
+	assert_int_equal(mdb_log_field(rec, "records"), KEYS);
+	free(rec);
+	c = mdb_open_ok(s);
+	assert_dbsize(c, KEYS);
+	shutdown_by_command(s, c, "SAVE");
+	list_snapshots(s->data_dir, &sn);
+	assert_int_equal(sn.n, 1);
+	mdb_restart_ok(s, off);
+	assert_loaded(s, KEYS, (long long)sn.seq[0], 0);
+	c = mdb_open_ok(s);
+	MDB_CHECK_NUMBERED(c, "sh:", 0, KEYS, KEYS, VLEN);
+	mdb_conn_close(c);
+	assert_int_equal(mdb_stop(s), 0);
+}
+
 /* ---- 7. storage.file_path ---- */
 
 /* Writes <dir>/minidb.yaml naming <dir>/data/db.parquet as storage.file_path;
@@ -1146,6 +1196,7 @@ int main(void)
 	        cmocka_unit_test(
 	                timed_snapshots_follow_changes_keep_at_most_snapshots_keep_and_skip_idle_time),
 	        cmocka_unit_test(a_clean_shutdown_writes_a_closing_snapshot_unless_turned_off),
+	        cmocka_unit_test(shutdown_nosave_and_save_override_the_closing_snapshot),
 	        cmocka_unit_test(
 	                storage_file_path_follows_the_newest_snapshot_and_is_loaded_when_alone),
 	        cmocka_unit_test(expiry_binary_keys_and_empty_values_round_trip_through_a_snapshot),
