@@ -12,6 +12,8 @@
  */
 #include "auth.h"
 
+#include "ascii.h"
+
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -84,21 +86,6 @@ static size_t b64_encode(const char *alpha, bool pad, const unsigned char *in, s
 	return o;
 }
 
-static int b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* Strict standard base64 with padding: length a multiple of 4, '=' only as
  * the last one or two characters, unused low bits zero. Decodes into
  * out[outcap]; returns the byte count or -1. */
@@ -120,7 +107,7 @@ static long b64_decode_strict(const char *s, size_t len, unsigned char *out, siz
 			int d;
 			if (last && k >= 4 - pads)
 				d = 0;
-			else if ((d = b64_value(s[i + k])) < 0)
+			else if ((d = ascii_b64_value((unsigned char)s[i + k], false)) < 0)
 				return -1;
 			v = v << 6 | (uint32_t)d;
 		}
@@ -135,17 +122,6 @@ static long b64_decode_strict(const char *s, size_t len, unsigned char *out, siz
 			out[o++] = (unsigned char)v;
 	}
 	return (long)n;
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* ---- hash lines ---------------------------------------------------------- */
@@ -217,7 +193,8 @@ int auth_hash_parse(const char *line, size_t len, auth_hash *out)
 		if ((size_t)(end - p) != 2 * AUTH_DIGEST_LEN)
 			return AUTH_EFORMAT;
 		for (size_t i = 0; i < AUTH_DIGEST_LEN; i++) {
-			int hi = hex_value(p[2 * i]), lo = hex_value(p[2 * i + 1]);
+			int hi = ascii_hex_value((unsigned char)p[2 * i]),
+			    lo = ascii_hex_value((unsigned char)p[2 * i + 1]);
 			if (hi < 0 || lo < 0)
 				return AUTH_EFORMAT;
 			h.digest[i] = (unsigned char)(hi << 4 | lo);

@@ -11,6 +11,8 @@
  */
 #include "jwt.h"
 
+#include "ascii.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -96,21 +98,6 @@ static void key_clear(jwt_key *k)
 
 /* ---- base64url and JSON ------------------------------------------------ */
 
-static int b64url_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
 /* Strict base64url without padding (RFC 7515 section 2): only the URL-safe
  * alphabet, no '=', no whitespace, and the unused low bits of the last
  * character must be zero so that every byte string has one encoding. out
@@ -124,7 +111,7 @@ static long b64url_decode(const char *in, size_t len, unsigned char *out)
 	if (len % 4 == 1)
 		return -1;
 	for (size_t i = 0; i < len; i++) {
-		int v = b64url_value((unsigned char)in[i]);
+		int v = ascii_b64_value((unsigned char)in[i], true);
 		if (v < 0)
 			return -1;
 		acc = (acc << 6) | (uint32_t)v;
@@ -985,7 +972,7 @@ int jwt_verify(const jwt_keyset *ks, const jwt_policy *pol, const char *token, s
 				dot1 = i;
 			else if (dots == 2)
 				dot2 = i;
-		} else if (b64url_value((unsigned char)token[i]) < 0) {
+		} else if (ascii_b64_value((unsigned char)token[i], true) < 0) {
 			return fail(err, errlen, -EBADMSG, "token is not base64url");
 		}
 	}

@@ -7,20 +7,11 @@
  */
 #include "proto_line.h"
 
+#include "ascii.h"
+
 static int is_sep(char c)
 {
 	return c == ' ' || c == '\t';
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* Decodes the quoted token starting at line[*pos] == '"' in place. On success
@@ -66,8 +57,8 @@ static int decode_quoted(char *line, size_t len, size_t *pos, size_t *outlen, co
 			line[o++] = '"';
 			break;
 		case 'x': {
-			int hi = i + 2 < len ? hexval(line[i + 2]) : -1;
-			int lo = i + 3 < len ? hexval(line[i + 3]) : -1;
+			int hi = i + 2 < len ? ascii_hex_value((unsigned char)line[i + 2]) : -1;
+			int lo = i + 3 < len ? ascii_hex_value((unsigned char)line[i + 3]) : -1;
 			if (hi < 0 || lo < 0) {
 				*err = "Protocol error: invalid \\x escape (two hex digits "
 				       "expected)";
