@@ -501,6 +501,42 @@ int auth_registry_add_legacy(auth_registry *reg, const char *token, size_t len)
 	return rc;
 }
 
+int auth_registry_lookup(const auth_registry *reg, const char *name, unsigned *perms,
+                         unsigned char fp[AUTH_DIGEST_LEN])
+{
+	for (size_t i = 0; i < reg->n; i++) {
+		const auth_hash *h = &reg->v[i].h;
+		unsigned char meta[9];
+
+		if (strcmp(reg->v[i].name, name) != 0)
+			continue;
+		*perms = reg->v[i].perms;
+		meta[0] = (unsigned char)h->scheme;
+		for (int b = 0; b < 4; b++)
+			meta[1 + b] = (unsigned char)(h->iterations >> (8 * b));
+		for (int b = 0; b < 4; b++)
+			meta[5 + b] = (unsigned char)(h->salt_len >> (8 * b));
+		EVP_MD_CTX *md = EVP_MD_CTX_new();
+		unsigned int outlen = 0;
+		int ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+		         EVP_DigestUpdate(md, meta, sizeof meta) == 1 &&
+		         EVP_DigestUpdate(md, h->salt, h->salt_len) == 1 &&
+		         EVP_DigestUpdate(md, h->digest, sizeof h->digest) == 1 &&
+		         EVP_DigestUpdate(md, &reg->v[i].perms, sizeof reg->v[i].perms) == 1 &&
+		         EVP_DigestFinal_ex(md, fp, &outlen) == 1;
+		EVP_MD_CTX_free(md);
+		return ok ? AUTH_OK : AUTH_ECRYPTO;
+	}
+	return AUTH_EDENIED;
+}
+
+int auth_token_digest(const char *token, size_t len, unsigned char out[AUTH_DIGEST_LEN])
+{
+	if (len == 0 || len > AUTH_TOKEN_MAX)
+		return AUTH_ETOOLONG;
+	return sha256(token, len, out);
+}
+
 int auth_check(const auth_registry *reg, const char *token, size_t len, unsigned *perms,
                char *name_out, size_t name_cap)
 {

@@ -157,6 +157,17 @@ int auth_registry_add_legacy(auth_registry *reg, const char *token, size_t len);
 
 size_t auth_registry_count(const auth_registry *reg);
 
+/* Finds the entry called name. AUTH_OK with its permissions in *perms and
+ * a fingerprint of its hash line in fp (equal fingerprints: the same
+ * credential, so a reload that keeps a token keeps its connections), or
+ * AUTH_EDENIED when there is no such entry. */
+int auth_registry_lookup(const auth_registry *reg, const char *name, unsigned *perms,
+                         unsigned char fp[AUTH_DIGEST_LEN]);
+
+/* SHA-256 of a token (for caches keyed by a presented token). AUTH_OK,
+ * AUTH_ETOOLONG or AUTH_ECRYPTO. */
+int auth_token_digest(const char *token, size_t len, unsigned char out[AUTH_DIGEST_LEN]);
+
 /* Checks a presented token against every entry, without stopping at the
  * first match or mismatch, so the time taken does not tell which entry
  * matched (it does grow with the number of PBKDF2 entries and their

@@ -11,12 +11,14 @@
  */
 #include "cmd.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conn.h"
+#include "security.h"
 #include "server.h"
 
 /* Every HELLO names the Redis version minidb is compatible with, not minidb's
@@ -141,6 +143,26 @@ static void reply_wrongpass(cmd_ctx *ctx)
 	                 "invalid username-password pair or user is disabled.");
 }
 
+/* Authenticates with user (NULL: none given) and token; replies with the
+ * error and returns 0 when refused, returns 1 (nothing replied) on success. */
+static int authenticate(cmd_ctx *ctx, const cmd_arg *user, const cmd_arg *token)
+{
+	char err[256];
+	int rc = security_authenticate(ctx->sec, ctx->client, user ? user->p : NULL,
+	                               user ? user->len : 0, token->p, token->len, err, sizeof err);
+	if (rc == 0)
+		return 1;
+	if (rc == -EAGAIN)
+		reply_error(ctx->r, err);
+	else if (ctx->r->proto == PROTO_LINE)
+		reply_errorf(ctx->r, "Authentication failed%s%s",
+		             strncmp(err, "invalid token", 13) == 0 ? ": " : "",
+		             strncmp(err, "invalid token", 13) == 0 ? err + 15 : "");
+	else
+		reply_error_code(ctx->r, "WRONGPASS", err);
+	return 0;
+}
+
 /* AUTH [username] password */
 static void cmd_auth(cmd_ctx *ctx)
 {
@@ -148,16 +170,22 @@ static void cmd_auth(cmd_ctx *ctx)
 		reply_error(ctx->r, ERR_SYNTAX);
 		return;
 	}
-	if (ctx->argc == 2) {
-		reply_error(ctx->r,
-		            "AUTH <password> called without any password configured for "
-		            "the default user. Are you sure your configuration is correct?");
+	if (!security_required(ctx->sec)) {
+		if (ctx->argc == 2) {
+			reply_error(
+			        ctx->r,
+			        "AUTH <password> called without any password configured for "
+			        "the default user. Are you sure your configuration is correct?");
+			return;
+		}
+		if (user_is_default(&ctx->argv[1]))
+			reply_status(ctx->r, "OK");
+		else
+			reply_wrongpass(ctx);
 		return;
 	}
-	if (user_is_default(&ctx->argv[1]))
+	if (authenticate(ctx, ctx->argc == 3 ? &ctx->argv[1] : NULL, &ctx->argv[ctx->argc - 1]))
 		reply_status(ctx->r, "OK");
-	else
-		reply_wrongpass(ctx);
 }
 
 /* HELLO [protover [AUTH username password] [SETNAME clientname]]: switches
@@ -169,7 +197,7 @@ static void cmd_hello(cmd_ctx *ctx)
 	cmd_client *cl = ctx->client;
 	long long ver = 0;
 	size_t j = 1;
-	const cmd_arg *user = NULL, *name = NULL;
+	const cmd_arg *user = NULL, *pass = NULL, *name = NULL;
 
 	if (ctx->argc >= 2) {
 		if (cmd_parse_ll(&ctx->argv[1], &ver) != 0) {
@@ -187,6 +215,7 @@ static void cmd_hello(cmd_ctx *ctx)
 		const cmd_arg *opt = &ctx->argv[j];
 		if (cmd_arg_is(opt, "auth") && more >= 2) {
 			user = &ctx->argv[j + 1];
+			pass = &ctx->argv[j + 2];
 			j += 2;
 		} else if (cmd_arg_is(opt, "setname") && more >= 1) {
 			name = &ctx->argv[j + 1];
@@ -204,7 +233,19 @@ static void cmd_hello(cmd_ctx *ctx)
 			return;
 		}
 	}
-	if (user && !user_is_default(user)) {
+	if (security_required(ctx->sec)) {
+		if (user && !authenticate(ctx, user, pass))
+			return;
+		if (!user && !cl->authenticated) {
+			reply_error_code(
+			        ctx->r, "NOAUTH",
+			        "HELLO must be called with the client already authenticated, "
+			        "otherwise the HELLO <proto> AUTH <user> <pass> option can be "
+			        "used to authenticate the client and select the RESP protocol "
+			        "version at the same time");
+			return;
+		}
+	} else if (user && !user_is_default(user)) {
 		reply_wrongpass(ctx);
 		return;
 	}

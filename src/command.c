@@ -18,6 +18,7 @@
 #include "cmd.h"
 #include "config.h"
 #include "persist.h"
+#include "security.h"
 
 #define MAX_COMMANDS 256
 
@@ -142,6 +143,10 @@ const command *command_dispatch(cmd_ctx *ctx)
 		unknown_command(ctx);
 		return NULL;
 	}
+	/* Before the arity check: the original client's per-command token
+	 * (LOOKUP <token> key) has one argument more than the command. */
+	if (ctx->sec && !security_check_command(ctx->sec, ctx, cmd))
+		return cmd;
 	if ((cmd->arity > 0 && ctx->argc != (size_t)cmd->arity) ||
 	    (cmd->arity < 0 && ctx->argc < (size_t)-cmd->arity)) {
 		reply_errorf(ctx->r, "wrong number of arguments for '%s' command", cmd->name);

@@ -75,11 +75,31 @@ typedef struct cmd_client {
 	_Atomic int64_t last_cmd_ms;    /* Unix ms of the last command */
 	_Atomic(const char *) last_cmd; /* static name of the last command */
 	void *conn;                     /* the owning connection (opaque) */
-	void *worker_lock;              /* pthread_mutex_t * of the owning worker */
+	/* Transport (conn.c): tls is 1 on a TLS connection; tls_identity is
+	 * the name (per --tls-client-identity) of a client certificate that
+	 * verified, "" otherwise. Written before the first command runs. */
+	int tls;
+	char tls_identity[256];
+	/* Authentication (security.c). Owned by the worker thread; CLIENT LIST
+	 * reads auth_name under the client lock. */
+	int authenticated;         /* may run commands (always 1 when auth is off) */
+	int auth_kind;             /* SEC_AUTH_* (security.h) */
+	unsigned auth_perms;       /* AUTH_PERM_* granted */
+	char auth_name[65];        /* token name or "jwt:<sub>"; "default" when auth is off */
+	int64_t auth_expires_ms;   /* JWT exp in Unix ms; 0: does not expire */
+	uint64_t auth_gen;         /* credentials generation it was checked against */
+	unsigned char auth_fp[32]; /* fingerprint of the credential (revocation) */
+	/* The legacy per-command token form: the last token that passed, as
+	 * SHA-256, so a client sending it with every command costs one hash. */
+	unsigned char legacy_sha[32];
+	unsigned legacy_perms;
+	uint64_t legacy_gen; /* 0: nothing cached */
+	void *worker_lock;   /* pthread_mutex_t * of the owning worker */
 } cmd_client;
 
 struct server;
 struct persist;
+struct security;
 
 typedef struct cmd_ctx {
 	store_t *store;
@@ -92,6 +112,7 @@ typedef struct cmd_ctx {
 	struct server *srv;       /* NULL in unit tests: server-wide commands say less */
 	const struct config *cfg; /* never NULL */
 	struct persist *persist;  /* NULL in unit tests: no loading, no WAL */
+	struct security *sec;     /* NULL: authentication off (unit tests) */
 } cmd_ctx;
 
 typedef void (*cmd_fn)(cmd_ctx *ctx);
@@ -119,8 +140,8 @@ const command *command_table_get(size_t *n);
  * the named command, 0 if none or unknown. */
 int command_line_rest(const char *name, size_t len);
 
-/* Looks argv[0] up, checks arity, loading (-LOADING unless CMD_LOADING),
- * the WAL for CMD_WRITE (refused while it cannot be written) and maxmemory
+/* Looks argv[0] up, checks authentication and permissions (security.h), arity, loading (-LOADING
+ * unless CMD_LOADING), the WAL for CMD_WRITE (refused while it cannot be written) and maxmemory
  * (CMD_DENYOOM), runs the handler. Unknown commands and arity errors become error replies. Returns
  * the command found (NULL if unknown), for statistics. */
 const command *command_dispatch(cmd_ctx *ctx);

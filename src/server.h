@@ -21,6 +21,11 @@ struct persist;
 server_t *server_create(const config *cfg, store_t *store, struct persist *persist);
 void server_free(server_t *s);
 
+/* Credentials every worker checks (before server_start; NULL, the default:
+ * authentication off). The server does not own sec. */
+struct security;
+void server_set_security(server_t *s, struct security *sec);
+
 /* Binds and listens, logs {"msg":"listening","bind":...,"port":...} with the
  * actual port (useful with port 0), and starts the workers. */
 int server_start(server_t *s);

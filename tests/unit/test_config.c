@@ -883,13 +883,82 @@ static void test_help_prints_every_flag_and_exits(void **state)
 	assert_contains(out, "Usage: minidb ");
 	for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
 		assert_contains(out, flags[i]);
-	assert_not_contains(out, "--auth");
+	assert_contains(out, "--auth[=BOOL]");
+	assert_contains(out, "--tls-port N");
+	assert_contains(out, "security.tokens");
+	/* Secrets have no flag: ps would show them to every user. */
+	assert_not_contains(out, "--auth-token");
+	assert_not_contains(out, "--jwt-secret ");
 	free(out);
 
 	out = capture_load(ARGV("-h"), &rc);
 	assert_int_equal(rc, CONFIG_EXIT);
 	assert_contains(out, "Usage: minidb ");
 	free(out);
+}
+
+static void test_named_tokens_load_as_a_list_of_mappings(void **state)
+{
+	config cfg;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(load_yaml(&cfg,
+	                           "security:\n"
+	                           "  auth_enabled: true\n"
+	                           "  tokens:\n"
+	                           "    - name: app\n"
+	                           "      hash: \"sha256$00\"\n"
+	                           "      permissions: read,write\n"
+	                           "    - {name: ops, hash: \"x\", permissions: admin}\n",
+	                           err, sizeof err),
+	                 CONFIG_OK);
+	assert_true(cfg.auth_enabled);
+	assert_int_equal(cfg.ntokens, 2);
+	assert_string_equal(cfg.tokens[0].name, "app");
+	assert_string_equal(cfg.tokens[0].hash, "sha256$00");
+	assert_string_equal(cfg.tokens[0].permissions, "read,write");
+	assert_string_equal(cfg.tokens[1].name, "ops");
+	assert_string_equal(cfg.tokens[1].permissions, "admin");
+	config_free(&cfg);
+	assert_null(cfg.tokens);
+	config_free(&cfg);
+
+	assert_int_equal(load_yaml(&cfg, "security:\n  tokens:\n", err, sizeof err), CONFIG_OK);
+	assert_int_equal(cfg.ntokens, 0);
+	config_free(&cfg);
+}
+
+static void test_malformed_token_lists_name_the_entry_and_hide_values(void **state)
+{
+	static const struct {
+		const char *yaml, *want;
+	} cases[] = {
+	        {"security:\n  tokens: abc\n", "config.yaml:2: security.tokens: expected a list"},
+	        {"security:\n  tokens:\n    - abc\n",
+	         "config.yaml:3: security.tokens[0]: expected a mapping"},
+	        {"security:\n  tokens:\n    - {name: a, hash: \"secrethash\"}\n",
+	         "security.tokens[0]: needs name, hash and permissions"},
+	        {"security:\n  tokens:\n    - {name: a, hash: secrethash, permissions: read, x: "
+	         "1}\n",
+	         "security.tokens[0]: unknown field"},
+	        {"security:\n  tokens:\n    - {name: a, hash: secrethash, hash: secrethash}\n",
+	         "security.tokens[0]: duplicate field"},
+	        {"security:\n  tokens:\n    - {name: a, hash: [secrethash], permissions: read}\n",
+	         "security.tokens[0]: expected a non-empty text value"},
+	        {"security:\n  tokens:\n    - {name: a, hash: \"\", permissions: read}\n",
+	         "security.tokens[0]: expected a non-empty text value"},
+	};
+	config cfg;
+	char err[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		assert_int_equal(load_yaml(&cfg, cases[i].yaml, err, sizeof err), CONFIG_ERROR);
+		assert_contains(err, cases[i].want);
+		assert_not_contains(err, "secrethash");
+		config_free(&cfg);
+	}
 }
 
 static void test_version_prints_the_version_and_commit_and_exits(void **state)
@@ -940,6 +1009,8 @@ int main(void)
 	        cmocka_unit_test(test_config_file_errors_name_the_path_and_line),
 	        cmocka_unit_test(test_a_config_file_over_1_mib_is_refused),
 	        cmocka_unit_test(test_help_prints_every_flag_and_exits),
+	        cmocka_unit_test(test_named_tokens_load_as_a_list_of_mappings),
+	        cmocka_unit_test(test_malformed_token_lists_name_the_entry_and_hide_values),
 	        cmocka_unit_test(test_version_prints_the_version_and_commit_and_exits),
 	};
 
