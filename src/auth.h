@@ -1,8 +1,8 @@
 /* auth.h - token authentication: hashed token lines, named tokens with
  * permissions, and per-address backoff after failed AUTH attempts.
  *
- * Not wired into the server yet: config parsing of named tokens, the AUTH
- * command and the per-command permission check come with the next session.
+ * security.c builds the registry from the config and runs AUTH and the
+ * per-command permission check with it.
  * This module never logs and never keeps a plain token: the legacy
  * security.auth_token is reduced to its SHA-256 on entry.
  *

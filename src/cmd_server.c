@@ -27,6 +27,7 @@
 #include "config.h"
 #include "log.h"
 #include "persist.h"
+#include "security.h"
 #include "glob.h"
 #include "server.h"
 
@@ -838,6 +839,18 @@ static void info_stats(text *t, const info_src *s)
 	            (unsigned long long)sc.expired_keys, (unsigned long long)sc.evicted_keys,
 	            (unsigned long long)s->si.keyspace_hits,
 	            (unsigned long long)s->si.keyspace_misses);
+	/* Redis's name for refused AUTH attempts, then minidb's own. */
+	security_stats ss;
+	security_stats_get(s->ctx->sec, &ss);
+	text_printf(t,
+	            "acl_access_denied_auth:%llu\r\n"
+	            "auth_successes:%llu\r\n"
+	            "auth_backoff_refused:%llu\r\n"
+	            "auth_revoked_connections:%llu\r\n"
+	            "auth_reloads:%llu\r\n",
+	            (unsigned long long)ss.auth_failed, (unsigned long long)ss.auth_ok,
+	            (unsigned long long)ss.auth_backoff_refused,
+	            (unsigned long long)ss.revoked_closed, (unsigned long long)ss.reloads);
 }
 
 /* A primary without replicas, as a standalone Redis reports itself. */

@@ -2,7 +2,7 @@
  * `AUTH <jwt>`: HS256/384/512 with a configured secret, RS256/384/512 and
  * ES256 with a public key from a PEM file or a JWKS document. OpenSSL does
  * every signature and MAC check; this module only parses and selects keys.
- * Not wired into the server yet: config keys and AUTH come in a later change.
+ * security.c builds the keyset from the config (security.jwt_*) for AUTH.
  *
  * Error convention: int-returning functions return 0 or a negative errno with
  * a short message in err ("jwt: ..."), which never contains the token, the

@@ -32,6 +32,7 @@ typedef struct cmd_session {
 	buf out;
 	unsigned out_flags;
 	char *args[64];
+	struct security *sec; /* NULL: authentication off; set by the test */
 } cmd_session;
 
 /* scfg may be NULL (default store limits). */
@@ -85,7 +86,8 @@ static inline const char *cmds_runv(cmd_session *s, enum reply_proto proto, size
 	               .client = &s->client,
 	               .stats = &s->stats,
 	               .srv = NULL,
-	               .cfg = &s->cfg};
+	               .cfg = &s->cfg,
+	               .sec = s->sec};
 	command_dispatch(&ctx);
 	s->out_flags = ctx.out_flags;
 	buf_append_char(&s->out, 0);
