@@ -93,7 +93,8 @@ typedef struct cmd_client {
 	 * SHA-256, so a client sending it with every command costs one hash. */
 	unsigned char legacy_sha[32];
 	unsigned legacy_perms;
-	uint64_t legacy_gen; /* 0: nothing cached */
+	char legacy_name[65]; /* that token's name, for error messages */
+	uint64_t legacy_gen;  /* 0: nothing cached */
 	void *worker_lock;   /* pthread_mutex_t * of the owning worker */
 } cmd_client;
 

@@ -804,6 +804,7 @@ static long legacy_check(security_t *s, cmd_ctx *ctx, const cmd_arg *tok)
 	auth_backoff_success(s->backoff, addr);
 	memcpy(cl->legacy_sha, sha, sizeof sha);
 	cl->legacy_perms = g.perms;
+	memcpy(cl->legacy_name, g.name, sizeof cl->legacy_name);
 	cl->legacy_gen = cgen;
 	return g.perms;
 }
@@ -856,7 +857,7 @@ int security_check_command(security_t *s, cmd_ctx *ctx, const command *cmd)
 check:;
 	unsigned need = auth_required_perm(cmd->flags);
 	if (!auth_permits(perms, need)) {
-		const char *who = cl->authenticated ? cl->auth_name : "per-command";
+		const char *who = cl->authenticated ? cl->auth_name : cl->legacy_name;
 		char msg[256];
 		snprintf(msg, sizeof msg,
 		         "this token ('%s') may not run '%s': it needs the %s permission", who,

@@ -218,7 +218,7 @@ static void test_the_legacy_per_command_token_runs_the_command_without_authentic
 	assert_string_equal(cmds_run(s, PROTO_LINE, "SET", "bad-token", "key x", NULL),
 	                    "ERROR: Authentication failed\n");
 	assert_string_equal(cmds_run(s, PROTO_LINE, "SET", "reader-token", "key x", NULL),
-	                    "ERROR: NOPERM this token ('per-command') may not run 'set': it needs "
+	                    "ERROR: NOPERM this token ('reader') may not run 'set': it needs "
 	                    "the write permission\n");
 	assert_string_equal(cmds_run(s, PROTO_LINE, "LOOKUP", "reader-token", "key", NULL),
 	                    "hello world\n");
