@@ -95,7 +95,7 @@ typedef struct cmd_client {
 	unsigned legacy_perms;
 	char legacy_name[65]; /* that token's name, for error messages */
 	uint64_t legacy_gen;  /* 0: nothing cached */
-	void *worker_lock;   /* pthread_mutex_t * of the owning worker */
+	void *worker_lock;    /* pthread_mutex_t * of the owning worker */
 } cmd_client;
 
 struct server;
