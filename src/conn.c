@@ -20,6 +20,17 @@
  *   outside `always` the replies still leave in the same turn. If the WAL reports an error first,
  * the held replies are replaced by one "outcome unknown" error per command (hold_cmds): the client
  * never sees OK for a write that may not survive a crash.
+ * - Output beyond --client-output-limit, or above --client-output-soft-limit
+ *   for --client-output-soft-seconds, closes the connection (checked when
+ *   replies are added and by the connection's timer, so a client that never
+ *   reads cannot grow our memory).
+ * - Transport: plain read/send, or TLS through tls.h when c->ssl is set (one
+ *   predictable branch per read and write). A TLS connection handshakes
+ *   first (C_HANDSHAKE: only the handshake runs, bounded by
+ *   --handshake-timeout); bytes OpenSSL has already taken off the socket
+ *   are read before the loop sleeps (C_TLS_MORE), since epoll cannot see
+ *   them. A plaintext connection whose first byte starts a TLS record is
+ *   closed without a reply.
  */
 #include "conn.h"
 
@@ -41,6 +52,8 @@
 #include "proto_line.h"
 #include "reply.h"
 #include "resp.h"
+#include "security.h"
+#include "tls.h"
 
 #define READ_CHUNK     (16 * 1024)
 #define READ_BIG_CHUNK (4 * 1024 * 1024)
@@ -55,7 +68,15 @@ enum {
 	C_EOF = 1u << 4,               /* peer closed its side: answer, then close */
 	C_DRAIN = 1u << 5,             /* server shutdown: answer, then close */
 	C_LINGER = 1u << 6,            /* FIN sent; discarding input until the peer closes */
+	C_SNIFF = 1u << 7,             /* plaintext, nothing read yet: refuse a TLS hello */
+	C_HANDSHAKE = 1u << 8,         /* TLS handshake in progress */
+	C_TLS_MORE = 1u << 9,          /* decrypted or buffered bytes wait inside ssl */
+	C_TLS_RETRY = 1u << 10,        /* an SSL read wants a write, or a write a read */
+	C_TLS_NOSHUT = 1u << 11,       /* fatal TLS error or close_notify sent: no SSL_shutdown */
 };
+
+/* The first byte of a TLS record carrying a handshake (a ClientHello). */
+#define TLS_HANDSHAKE_RECORD 0x16
 
 /* How long a closing connection keeps discarding what the peer still sends,
  * so that close(2) sends FIN rather than RST and the last replies are not
@@ -83,6 +104,8 @@ struct conn {
 	uint32_t hold_cmds; /* replies held, one per command or error */
 	enum reply_proto hold_proto;
 	conn *held_prev, *held_next; /* w->held */
+	SSL *ssl;                    /* NULL: plaintext */
+	uint64_t soft_since_ms;      /* output above the soft limit since (monotonic); 0: not */
 };
 
 /* Single-writer counters: a relaxed load and store, no locked instruction. */
@@ -146,6 +169,8 @@ static void conn_close(conn *c)
 		held_unlink(c);
 	loop_io_del(w->loop, &c->io);
 	loop_timer_cancel(w->loop, &c->idle);
+	if (c->ssl && !(c->flags & (C_HANDSHAKE | C_TLS_NOSHUT)))
+		tls_shutdown(c->ssl); /* best effort: close_notify if the socket takes it */
 	close(c->io.fd);
 	pthread_mutex_lock(&w->clients_lock);
 	if (c->prev)
@@ -164,6 +189,7 @@ static void conn_close(conn *c)
 
 static void conn_free(conn *c)
 {
+	SSL_free(c->ssl);
 	buf_free(&c->in);
 	buf_free(&c->out);
 	argvec_free(&c->av);
@@ -184,6 +210,64 @@ static void close_soon(conn *c)
 	resp_parser_free(&c->rp);
 	set_interest(c, 0);
 	queue_flush(c);
+}
+
+/* Arms the connection's one timer for the earliest of its deadlines: idle
+ * timeout, and the soft output limit's grace. (The handshake and the linger
+ * arm it directly: nothing else applies then.) */
+static void conn_arm_timer(conn *c)
+{
+	const config *cfg = c->w->cfg;
+	uint64_t when = UINT64_MAX;
+	if (cfg->idle_timeout > 0)
+		when = c->last_active_ms + (uint64_t)cfg->idle_timeout * 1000u;
+	if (c->soft_since_ms != 0) {
+		uint64_t soft =
+		        c->soft_since_ms + (uint64_t)cfg->client_output_soft_seconds * 1000u;
+		if (soft < when)
+			when = soft;
+	}
+	if (when == UINT64_MAX)
+		loop_timer_cancel(c->w->loop, &c->idle);
+	else
+		loop_timer_set(c->w->loop, &c->idle, when);
+}
+
+/* Checks the unsent output against --client-output-limit (over it: close
+ * now) and --client-output-soft-limit (over it for the grace period: close).
+ * Returns 1 when the connection was closed. The output is discarded: a
+ * client that does not read its replies would not read an error either. */
+static int out_limits(conn *c)
+{
+	const config *cfg = c->w->cfg;
+	size_t used = buf_used(&c->out);
+	if (cfg->client_output_limit != 0 && used > cfg->client_output_limit) {
+		log_warn("conn", "client output limit reached, closing", LF_U("client_id", c->id),
+		         LF_S("peer", c->client.peer), LF_U("output_bytes", used),
+		         LF_U("limit", cfg->client_output_limit));
+		conn_close(c);
+		return 1;
+	}
+	if (cfg->client_output_soft_limit == 0 || used <= cfg->client_output_soft_limit) {
+		c->soft_since_ms = 0; /* the timer, if armed, finds nothing to do */
+		return 0;
+	}
+	uint64_t now = loop_now_ms(c->w->loop);
+	if (c->soft_since_ms == 0) {
+		c->soft_since_ms = now | 1; /* never 0 */
+		conn_arm_timer(c);
+		return 0;
+	}
+	if (now - c->soft_since_ms >= (uint64_t)cfg->client_output_soft_seconds * 1000u) {
+		log_warn("conn", "client output soft limit exceeded for too long, closing",
+		         LF_U("client_id", c->id), LF_S("peer", c->client.peer),
+		         LF_U("output_bytes", used),
+		         LF_U("soft_limit", cfg->client_output_soft_limit),
+		         LF_I("soft_seconds", cfg->client_output_soft_seconds));
+		conn_close(c);
+		return 1;
+	}
+	return 0;
 }
 
 static void line_too_long(conn *c)
@@ -304,11 +388,15 @@ static int process_resp(conn *c)
 static void conn_process(conn *c)
 {
 	size_t max_line = c->w->cfg->max_line_bytes;
+	size_t out_check = c->w->out_check;
 	while (!(c->flags & (C_CLOSED | C_CLOSE_AFTER_WRITE))) {
 		size_t avail = buf_used(&c->in);
 		if (avail == 0)
 			break;
-		if (buf_used(&c->out) >= OUT_HIGH_WATER) {
+		size_t used = buf_used(&c->out);
+		if (used > out_check && out_limits(c))
+			return;
+		if (used >= OUT_HIGH_WATER) {
 			c->flags |= C_PAUSED;
 			break;
 		}
@@ -336,10 +424,64 @@ static void conn_process(conn *c)
 			return;
 		buf_consume(&c->in, len + 1);
 	}
+	if (c->flags & C_CLOSED)
+		return;
+	if ((buf_used(&c->out) > out_check || c->soft_since_ms != 0) && out_limits(c))
+		return;
 	if (buf_used(&c->in) == 0 && c->in.cap > BUF_KEEP)
 		buf_reset(&c->in, 0);
 	if (buf_used(&c->out) > 0 || (c->flags & (C_CLOSE_AFTER_WRITE | C_EOF | C_DRAIN)))
 		queue_flush(c);
+}
+
+/* A TLS read of up to room bytes into `in`; conn_read's contract. */
+static int conn_read_tls(conn *c, size_t room)
+{
+	char why[160];
+	size_t got = 0;
+	int st = tls_read(c->ssl, c->in.data + c->in.len, room, &got, why, sizeof why);
+	if (got > 0) {
+		c->in.len += got;
+		c->last_active_ms = loop_now_ms(c->w->loop);
+		STAT_ADD(c->w->stats.bytes_in, (uint64_t)got);
+	}
+	switch (st) {
+	case TLS_OK:
+		/* `in` is full for now; what OpenSSL holds is read before the
+		 * loop sleeps (conn_worker_before_sleep). */
+		if (tls_has_pending(c->ssl)) {
+			c->flags |= C_TLS_MORE;
+			queue_flush(c);
+			loop_spin(c->w->loop);
+		}
+		break;
+	case TLS_WANT_READ:
+		break;
+	case TLS_WANT_WRITE:
+		c->flags |= C_TLS_RETRY;
+		set_interest(c, c->io.events | LOOP_WRITE);
+		break;
+	case TLS_EOF:
+		c->flags |= C_EOF;
+		set_interest(c, 0);
+		return -1;
+	default:
+		log_info("conn", "TLS error, closing", LF_U("client_id", c->id),
+		         LF_S("peer", c->client.peer), LF_S("error", why));
+		c->flags |= C_TLS_NOSHUT;
+		conn_close(c);
+		return -1;
+	}
+	return got > 0 ? 1 : 0;
+}
+
+/* The first bytes on a plaintext connection start a TLS record: a TLS
+ * client on the wrong port. Any reply would be garbage to it. */
+static void refuse_tls_hello(conn *c)
+{
+	log_info("conn", "TLS handshake on a plaintext port, closing", LF_U("client_id", c->id),
+	         LF_S("peer", c->client.peer));
+	conn_close(c);
 }
 
 /* Reads once. Returns 1 if bytes arrived, 0 on EAGAIN, -1 on EOF/error
@@ -373,8 +515,17 @@ static int conn_read(conn *c)
 	size_t room = c->in.cap - c->in.len;
 	if (room > limit - buf_used(&c->in))
 		room = limit - buf_used(&c->in);
+	if (c->ssl)
+		return conn_read_tls(c, room);
 	ssize_t n = read(c->io.fd, c->in.data + c->in.len, room);
 	if (n > 0) {
+		if (c->flags & C_SNIFF) {
+			c->flags &= ~C_SNIFF;
+			if ((unsigned char)c->in.data[c->in.len] == TLS_HANDSHAKE_RECORD) {
+				refuse_tls_hello(c);
+				return -1;
+			}
+		}
 		c->in.len += (size_t)n;
 		c->last_active_ms = loop_now_ms(c->w->loop);
 		STAT_ADD(c->w->stats.bytes_in, (uint64_t)n);
@@ -395,6 +546,25 @@ static int conn_read(conn *c)
 	return -1;
 }
 
+/* Sends up to pending bytes of `out` over TLS. Returns the count sent (0
+ * when the socket is full), or -1 when the connection was closed. */
+static ssize_t conn_send_tls(conn *c, size_t pending)
+{
+	char why[160];
+	size_t put = 0;
+	int st = tls_write(c->ssl, buf_start(&c->out), pending, &put, why, sizeof why);
+	if (st == TLS_EOF || st == TLS_FAILED) {
+		log_debug("conn", "TLS write error", LF_U("client_id", c->id),
+		          LF_S("error", st == TLS_EOF ? "connection closed" : why));
+		c->flags |= C_TLS_NOSHUT;
+		conn_close(c);
+		return -1;
+	}
+	if (st == TLS_WANT_READ)
+		c->flags |= C_TLS_RETRY;
+	return (ssize_t)put;
+}
+
 /* Writes `out` once (while replies are held, only the part before them).
  * Returns 1 when it is empty afterwards, 0 when bytes remain (LOOP_WRITE is
  * then watched, or nothing while held bytes wait for the WAL), -1 if the
@@ -405,7 +575,10 @@ static int conn_write(conn *c)
 	if (c->hold_seq != 0)
 		pending = c->hold_off;
 	if (pending > 0) {
-		ssize_t n = send(c->io.fd, buf_start(&c->out), pending, MSG_NOSIGNAL);
+		ssize_t n = c->ssl ? conn_send_tls(c, pending)
+		                   : send(c->io.fd, buf_start(&c->out), pending, MSG_NOSIGNAL);
+		if (n < 0 && c->ssl)
+			return -1;
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR) {
 				log_debug("conn", "write error", LF_U("client_id", c->id),
@@ -422,9 +595,13 @@ static int conn_write(conn *c)
 		buf_consume(&c->out, (size_t)n);
 		if (c->hold_seq != 0)
 			c->hold_off -= (size_t)n;
+		if (c->soft_since_ms != 0 &&
+		    buf_used(&c->out) <= c->w->cfg->client_output_soft_limit)
+			c->soft_since_ms = 0;
 		if ((size_t)n < pending) {
-			/* Stop reading until the client takes its replies. */
-			set_interest(c, LOOP_WRITE);
+			/* Stop reading until the client takes its replies (a TLS
+			 * write that needs a read first waits for readability). */
+			set_interest(c, (c->flags & C_TLS_RETRY) ? LOOP_READ : LOOP_WRITE);
 			return (c->flags & C_CLOSED) ? -1 : 0;
 		}
 	}
@@ -449,6 +626,10 @@ static int conn_write(conn *c)
  * RST, and a reset makes the peer's kernel drop replies it has not read yet. */
 static void conn_linger(conn *c)
 {
+	if (c->ssl && !(c->flags & C_TLS_NOSHUT)) {
+		tls_shutdown(c->ssl); /* close_notify, then the TCP FIN */
+		c->flags |= C_TLS_NOSHUT;
+	}
 	if (shutdown(c->io.fd, SHUT_WR) != 0) {
 		conn_close(c);
 		return;
@@ -496,6 +677,63 @@ static void conn_after_write(conn *c)
 		return;
 	}
 	set_interest(c, LOOP_READ);
+	if (c->flags & C_TLS_MORE) {
+		/* Input was paused with bytes inside OpenSSL: epoll will not
+		 * report them, so read them before the loop sleeps. */
+		queue_flush(c);
+		loop_spin(c->w->loop);
+	}
+}
+
+/* Reads what OpenSSL holds for c (C_TLS_MORE) unless input is paused; then
+ * conn_after_write queues c again. */
+static void conn_read_more(conn *c)
+{
+	if (!(c->io.events & LOOP_READ) || (c->flags & (C_PAUSED | C_LINGER)))
+		return;
+	c->flags &= ~C_TLS_MORE;
+	if (conn_read(c) != 0)
+		conn_process(c);
+}
+
+/* One step of the TLS handshake; once done the connection reads commands. */
+static void conn_handshake(conn *c)
+{
+	char why[160];
+	int st = tls_handshake(c->ssl, why, sizeof why);
+	if (st == TLS_WANT_READ || st == TLS_WANT_WRITE) {
+		set_interest(c, st == TLS_WANT_READ ? LOOP_READ : LOOP_WRITE);
+		return;
+	}
+	if (st == TLS_EOF && tls_peer_silent(c->ssl)) {
+		log_debug("conn", "closed before the TLS handshake", LF_U("client_id", c->id),
+		          LF_S("peer", c->client.peer));
+		c->flags |= C_TLS_NOSHUT;
+		conn_close(c);
+		return;
+	}
+	if (st != TLS_OK) {
+		log_info("conn", "TLS handshake failed, closing", LF_U("client_id", c->id),
+		         LF_S("peer", c->client.peer),
+		         LF_S("error", st == TLS_EOF ? "connection closed by the peer" : why));
+		c->flags |= C_TLS_NOSHUT;
+		conn_close(c);
+		return;
+	}
+	conn_worker *w = c->w;
+	c->flags &= ~C_HANDSHAKE;
+	c->client.tls = 1;
+	tls_peer_identity(c->ssl, w->cfg->tls_client_identity, c->client.tls_identity,
+	                  sizeof c->client.tls_identity);
+	log_debug("conn", "TLS handshake done", LF_U("client_id", c->id),
+	          LF_S("peer", c->client.peer), LF_S("version", tls_version(c->ssl)),
+	          LF_S("cipher", tls_cipher(c->ssl)), LF_S("identity", c->client.tls_identity));
+	c->last_active_ms = loop_now_ms(w->loop);
+	conn_arm_timer(c);
+	set_interest(c, LOOP_READ);
+	/* The client's first command may have come with its Finished. */
+	if (!(c->flags & C_CLOSED) && conn_read(c) != 0)
+		conn_process(c);
 }
 
 static void on_io(loop_t *l, loop_io *io, unsigned events)
@@ -505,6 +743,15 @@ static void on_io(loop_t *l, loop_io *io, unsigned events)
 	if (events & LOOP_ERROR) {
 		conn_close(c);
 		return;
+	}
+	if (c->flags & (C_HANDSHAKE | C_TLS_RETRY)) {
+		if (c->flags & C_HANDSHAKE) {
+			conn_handshake(c);
+			return;
+		}
+		/* OpenSSL asked for the other direction: retry both. */
+		c->flags &= ~C_TLS_RETRY;
+		events |= LOOP_READ | LOOP_WRITE;
 	}
 	if (events & LOOP_WRITE) {
 		int rc = conn_write(c);
@@ -525,23 +772,34 @@ static void on_io(loop_t *l, loop_io *io, unsigned events)
 	}
 }
 
+/* The connection's timer: end of the linger, handshake timeout, idle
+ * timeout, or the soft output limit's grace period. */
 static void on_idle(loop_t *l, loop_timer *t)
 {
 	conn *c = t->arg;
+	const config *cfg = c->w->cfg;
 	if (c->flags & C_LINGER) {
 		conn_close(c);
 		return;
 	}
-	uint64_t timeout = (uint64_t)c->w->cfg->idle_timeout * 1000u;
-	uint64_t now = loop_now_ms(l);
-	if (now - c->last_active_ms >= timeout) {
-		log_info("conn", "idle timeout, closing", LF_U("client_id", c->id),
+	if (c->flags & C_HANDSHAKE) {
+		log_info("conn", "TLS handshake timeout, closing", LF_U("client_id", c->id),
 		         LF_S("peer", c->client.peer),
-		         LF_I("idle_timeout_s", c->w->cfg->idle_timeout));
+		         LF_I("handshake_timeout_s", cfg->handshake_timeout));
+		c->flags |= C_TLS_NOSHUT;
 		conn_close(c);
 		return;
 	}
-	loop_timer_set(l, &c->idle, c->last_active_ms + timeout);
+	if (c->soft_since_ms != 0 && out_limits(c))
+		return;
+	uint64_t timeout = (uint64_t)cfg->idle_timeout * 1000u;
+	if (timeout > 0 && loop_now_ms(l) - c->last_active_ms >= timeout) {
+		log_info("conn", "idle timeout, closing", LF_U("client_id", c->id),
+		         LF_S("peer", c->client.peer), LF_I("idle_timeout_s", cfg->idle_timeout));
+		conn_close(c);
+		return;
+	}
+	conn_arm_timer(c);
 }
 
 static void format_addr(int fd, int peer, char *out, size_t n)
@@ -567,7 +825,7 @@ static void format_addr(int fd, int peer, char *out, size_t n)
 	}
 }
 
-int conn_create(conn_worker *w, int fd)
+int conn_create(conn_worker *w, int fd, struct ssl_ctx_st *tls)
 {
 	conn *c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -595,16 +853,31 @@ int conn_create(conn_worker *w, int fd)
 	atomic_init(&c->client.last_cmd, "NULL");
 	format_addr(fd, 1, c->client.peer, sizeof(c->client.peer));
 	format_addr(fd, 0, c->client.local, sizeof(c->client.local));
+	security_client_init(w->sec, &c->client);
 	loop_timer_init(&c->idle, on_idle, c);
+	if (tls) {
+		c->ssl = tls_new(tls, fd);
+		if (!c->ssl) {
+			close(fd);
+			free(c);
+			return -ENOMEM;
+		}
+		c->flags |= C_HANDSHAKE;
+	} else {
+		c->flags |= C_SNIFF;
+	}
 	int rc = loop_io_add(w->loop, &c->io, LOOP_READ);
 	if (rc < 0) {
+		SSL_free(c->ssl);
 		close(fd);
 		free(c);
 		return rc;
 	}
-	if (w->cfg->idle_timeout > 0)
+	if (c->ssl && w->cfg->handshake_timeout > 0)
 		loop_timer_set(w->loop, &c->idle,
-		               c->last_active_ms + (uint64_t)w->cfg->idle_timeout * 1000u);
+		               c->last_active_ms + (uint64_t)w->cfg->handshake_timeout * 1000u);
+	else if (!c->ssl)
+		conn_arm_timer(c);
 	pthread_mutex_lock(&w->clients_lock);
 	c->next = w->all;
 	if (w->all)
@@ -672,6 +945,8 @@ void conn_worker_before_sleep(conn_worker *w)
 		conn *c = list;
 		list = c->flush_next;
 		c->flags &= ~C_IN_FLUSH;
+		if (c->flags & C_TLS_MORE)
+			conn_read_more(c);
 		if (c->flags & C_CLOSED)
 			continue;
 		if (conn_write(c) == 1)
@@ -699,6 +974,10 @@ void conn_worker_drain(conn_worker *w)
 		next = c->next;
 		if (c->flags & C_LINGER)
 			continue;
+		if (c->flags & C_HANDSHAKE) {
+			conn_close(c); /* nothing was asked yet */
+			continue;
+		}
 		c->flags |= C_DRAIN;
 		/* Take what the client already sent (bounded), answer it. */
 		for (int i = 0; i < 64 && !(c->flags & (C_CLOSED | C_EOF | C_PAUSED)); i++) {
@@ -723,7 +1002,32 @@ void conn_worker_close_all(conn_worker *w)
 
 int conn_worker_init(conn_worker *w)
 {
+	size_t hard = w->cfg->client_output_limit, soft = w->cfg->client_output_soft_limit;
+	w->out_check = SIZE_MAX;
+	if (hard != 0)
+		w->out_check = hard;
+	if (soft != 0 && soft < w->out_check)
+		w->out_check = soft;
 	return -pthread_mutex_init(&w->clients_lock, NULL);
+}
+
+void conn_worker_revalidate(conn_worker *w)
+{
+	if (!w->sec)
+		return;
+	uint64_t gen = security_generation(w->sec);
+	uint64_t closed = 0;
+	for (conn *c = w->all, *next; c; c = next) {
+		next = c->next;
+		if (c->client.auth_gen == gen || security_client_revalidate(w->sec, &c->client))
+			continue;
+		log_warn("conn", "credentials revoked, closing", LF_U("client_id", c->id),
+		         LF_S("peer", c->client.peer), LF_S("auth_name", c->client.auth_name));
+		conn_close(c);
+		closed++;
+	}
+	if (closed > 0)
+		security_count_revoked(w->sec, closed);
 }
 
 void conn_worker_destroy(conn_worker *w)
@@ -739,11 +1043,12 @@ int conn_client_format(const cmd_client *cl, buf *out)
 	const char *cmd = atomic_load_explicit(&cl->last_cmd, memory_order_relaxed);
 	int n = snprintf(line, sizeof(line),
 	                 "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=N db=0 "
-	                 "sub=0 psub=0 ssub=0 multi=-1 cmd=%s user=default redir=-1 resp=%d "
+	                 "sub=0 psub=0 ssub=0 multi=-1 cmd=%s user=%s redir=-1 resp=%d "
 	                 "lib-name=%s lib-ver=%s\n",
 	                 (unsigned long long)cl->id, cl->peer, cl->local, cl->fd,
 	                 cl->name ? cl->name : "", (long long)((now - cl->created_ms) / 1000),
-	                 (long long)((now - last) / 1000), cmd, cl->resp,
+	                 (long long)((now - last) / 1000), cmd,
+	                 cl->auth_name[0] ? cl->auth_name : "default", cl->resp,
 	                 cl->lib_name ? cl->lib_name : "", cl->lib_ver ? cl->lib_ver : "");
 	if (n < 0)
 		return -1;

@@ -3,6 +3,8 @@
  * A connection belongs to exactly one worker (one thread, one loop) for its
  * whole life; nothing in it is shared. The worker context below is what a
  * connection needs from its thread; server.c creates one per worker thread.
+ * A connection's transport is plain TCP or TLS (tls.h), chosen at creation;
+ * a TLS handshake runs in the same loop, never on a thread of its own.
  */
 #ifndef MINIDB_CONN_H
 #define MINIDB_CONN_H
@@ -40,6 +42,8 @@ typedef struct conn_worker {
 	struct persist *persist;   /* loading state and the WAL; NULL: no durability */
 	struct security *sec;      /* credentials; NULL: authentication off */
 	int hold_writes;           /* replies to writes wait for the WAL (persist_ack_seq) */
+	size_t out_check;          /* output above this is checked against the limits (set by
+	                            * conn_worker_init from cfg: the smaller nonzero one) */
 	/* Guards `all` (membership) and client names against other threads'
 	 * CLIENT LIST. Taken by the owning thread only to link, unlink or rename,
 	 * never on the request path. */
@@ -54,7 +58,8 @@ typedef struct conn_worker {
 	cmd_stats cstats;
 } conn_worker;
 
-/* Initialises the parts of w that conn.c owns (lock, lists, counters). */
+/* Initialises the parts of w that conn.c owns (lock, lists, counters);
+ * w->cfg must be set. */
 int conn_worker_init(conn_worker *w);
 void conn_worker_destroy(conn_worker *w);
 
@@ -68,9 +73,18 @@ int conn_worker_client_list(conn_worker *w, buf *out, uint64_t only_id);
  * Returns 0 or -ENOMEM. */
 int conn_client_format(const cmd_client *cl, buf *out);
 
-/* Takes ownership of a connected, non-blocking socket and starts serving it.
- * Returns 0, or a negative errno (the fd is closed). */
-int conn_create(conn_worker *w, int fd);
+/* Takes ownership of a connected, non-blocking socket and starts serving it:
+ * over TLS when tls is not NULL (the handshake first, bounded by
+ * cfg->handshake_timeout; the connection takes its own reference to tls, the
+ * caller keeps its own), else in plaintext (a TLS ClientHello there is
+ * refused). Returns 0, or a negative errno (the fd is closed). */
+struct ssl_ctx_st;
+int conn_create(conn_worker *w, int fd, struct ssl_ctx_st *tls);
+
+/* Re-checks the credentials of every connection of w checked against an
+ * older security generation (security_client_revalidate) and closes, with a
+ * log line, those no longer allowed. On w's thread. */
+void conn_worker_revalidate(conn_worker *w);
 
 /* Runs at the end of each loop turn: releases replies whose WAL records
  * became durable (or fails them if the WAL cannot be written), resumes

@@ -24,6 +24,7 @@
 #include "security.h"
 #include "server.h"
 #include "store.h"
+#include "tls.h"
 
 /* mkdir -p for the data dir. Returns 0 or -errno. */
 static int make_dirs(const char *path)
@@ -127,12 +128,11 @@ static void reload(int argc, char **argv, security_t *sec, server_t *srv)
 		config_free(&cfg);
 		return;
 	}
-	rc = 0; /* INTEGRATE: server_tls_reload(srv, &cfg, err, sizeof(err)); */
-	(void)srv;
+	rc = server_tls_reload(srv, &cfg, err, sizeof(err));
 	if (rc != 0)
 		log_error("main", "reload: TLS certificates refused; the old ones stay in use",
 		          LF_S("error", err));
-	/* INTEGRATE: server_revalidate_all(srv); */
+	server_revalidate_all(srv);
 	log_info("main", "reloaded", LF_U("credentials_generation", security_generation(sec)),
 	         LF_S("tls", rc == 0 ? "reloaded" : "unchanged"));
 	config_free(&cfg);
@@ -155,6 +155,17 @@ int main(int argc, char **argv)
 	}
 	log_init(cfg.log_level, cfg.log_format, STDERR_FILENO);
 
+	/* TLS files are checked here too, so a bad certificate is a configuration
+	 * error (exit 2) like any other, before anything starts. */
+	if (cfg.tls || cfg.tls_port >= 0) {
+		SSL_CTX *probe = tls_ctx_create(&cfg, err, sizeof(err));
+		if (!probe) {
+			fprintf(stderr, "minidb: %s\n", err);
+			config_free(&cfg);
+			return 2;
+		}
+		SSL_CTX_free(probe);
+	}
 	security_t *sec = security_create(&cfg, err, sizeof(err));
 	if (!sec) {
 		fprintf(stderr, "minidb: %s\n", err);

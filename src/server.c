@@ -8,6 +8,12 @@
  * Shutdown: server_shutdown sets a flag and wakes every loop; each worker then
  * stops watching the listener, drains its connections, and leaves its loop
  * when the last one closed or --shutdown-timeout passed.
+ * TLS: the client port itself (--tls) or a second listener (--tls-port)
+ * hands its connections to conn_create with the current SSL_CTX, which a
+ * reload replaces under tls_lock (each SSL keeps a reference to the context
+ * it was made from, so live connections keep their certificate).
+ * Lock order: tls_lock and a worker's inbox lock are leaves; neither is held
+ * while taking another.
  */
 #include "server.h"
 
@@ -28,6 +34,7 @@
 #include "log.h"
 #include "persist.h"
 #include "loop.h"
+#include "tls.h"
 
 #define ACCEPT_BATCH 64
 
@@ -37,10 +44,25 @@
 #define EXPIRE_PERIOD_MS 100
 #define EXPIRE_BUDGET_US 5000
 
+/* The listeners: the client port, and the optional second (TLS) port. */
+enum { L_MAIN = 0, L_TLS = 1, L_COUNT = 2 };
+
+typedef struct listener {
+	int fd; /* -1: not open */
+	int port;
+	int tls;
+} listener;
+
+/* An accepted socket and whether it speaks TLS. */
+typedef struct handoff_fd {
+	int fd;
+	int tls;
+} handoff_fd;
+
 /* Accepted sockets handed to another worker wait here until its loop wakes. */
 typedef struct handoff {
 	pthread_mutex_t lock;
-	int *fds;
+	handoff_fd *fds;
 	size_t n, cap;
 } handoff;
 
@@ -48,10 +70,11 @@ typedef struct worker {
 	server_t *srv;
 	conn_worker cw;
 	handoff inbox;
-	loop_io listen_io;
+	loop_io listen_io[L_COUNT]; /* index = listener */
 	loop_timer deadline;
 	loop_timer expire;
 	pthread_t thread;
+	atomic_int revalidate; /* server_revalidate_all asked for a pass */
 	int started;
 	int stopping;
 } worker;
@@ -61,8 +84,10 @@ struct server {
 	store_t *store;
 	struct persist *persist;
 	struct security *sec;
-	int listen_fd;
+	listener lst[L_COUNT];
 	int port;
+	pthread_mutex_t tls_lock; /* guards tls_ctx (the pointer) */
+	SSL_CTX *tls_ctx;         /* NULL: no TLS listener */
 	int nworkers;
 	worker *workers;
 	atomic_int nclients;
@@ -72,32 +97,49 @@ struct server {
 	_Atomic unsigned next_worker; /* round-robin placement of new connections */
 };
 
-static void reject(worker *wk, int fd)
+static void reject(worker *wk, int fd, int tls)
 {
+	/* A TLS client would take the text for a broken record: just close. */
 	static const char msg[] = "ERROR: max number of clients reached\n";
-	ssize_t n = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-	(void)n;
+	if (!tls) {
+		ssize_t n = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)n;
+	}
 	close(fd);
 	atomic_fetch_add_explicit(&wk->cw.stats.rejected_maxclients, 1, memory_order_relaxed);
 }
 
-/* Starts serving fd on worker wk (its own thread). */
-static void adopt(worker *wk, int fd)
+/* The current TLS context with a reference for the caller (SSL_CTX_free). */
+static SSL_CTX *tls_ctx_get(server_t *s)
 {
-	if (conn_create(&wk->cw, fd) != 0) {
+	pthread_mutex_lock(&s->tls_lock);
+	SSL_CTX *ctx = s->tls_ctx;
+	if (ctx)
+		SSL_CTX_up_ref(ctx);
+	pthread_mutex_unlock(&s->tls_lock);
+	return ctx;
+}
+
+/* Starts serving fd on worker wk (its own thread). */
+static void adopt(worker *wk, int fd, int tls)
+{
+	SSL_CTX *ctx = tls ? tls_ctx_get(wk->srv) : NULL;
+	int rc = conn_create(&wk->cw, fd, ctx);
+	SSL_CTX_free(ctx);
+	if (rc != 0) {
 		atomic_fetch_sub_explicit(&wk->srv->nclients, 1, memory_order_relaxed);
 		log_error("server", "could not set up a connection");
 	}
 }
 
 /* Queues fd for worker to (another thread) and wakes its loop. */
-static void hand_off(worker *to, int fd)
+static void hand_off(worker *to, int fd, int tls)
 {
 	handoff *h = &to->inbox;
 	pthread_mutex_lock(&h->lock);
 	if (h->n == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 64;
-		int *fds = realloc(h->fds, cap * sizeof(*fds));
+		handoff_fd *fds = realloc(h->fds, cap * sizeof(*fds));
 		if (!fds) {
 			pthread_mutex_unlock(&h->lock);
 			close(fd);
@@ -108,7 +150,7 @@ static void hand_off(worker *to, int fd)
 		h->fds = fds;
 		h->cap = cap;
 	}
-	h->fds[h->n++] = fd;
+	h->fds[h->n++] = (handoff_fd){.fd = fd, .tls = tls};
 	pthread_mutex_unlock(&h->lock);
 	loop_wake(to->cw.loop);
 }
@@ -118,7 +160,7 @@ static void hand_off(worker *to, int fd)
 static void drain_inbox(worker *wk)
 {
 	handoff *h = &wk->inbox;
-	int fds[64];
+	handoff_fd fds[64];
 	for (;;) {
 		size_t n = 0;
 		pthread_mutex_lock(&h->lock);
@@ -129,11 +171,11 @@ static void drain_inbox(worker *wk)
 			return;
 		for (size_t i = 0; i < n; i++) {
 			if (wk->stopping) {
-				close(fds[i]);
+				close(fds[i].fd);
 				atomic_fetch_sub_explicit(&wk->srv->nclients, 1,
 				                          memory_order_relaxed);
 			} else {
-				adopt(wk, fds[i]);
+				adopt(wk, fds[i].fd, fds[i].tls);
 			}
 		}
 	}
@@ -148,10 +190,11 @@ static void on_accept(loop_t *l, loop_io *io, unsigned events)
 {
 	worker *wk = io->arg;
 	server_t *s = wk->srv;
+	const listener *ls = &s->lst[io - wk->listen_io];
 	(void)l;
 	(void)events;
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
@@ -165,17 +208,17 @@ static void on_accept(loop_t *l, loop_io *io, unsigned events)
 		int n = atomic_fetch_add_explicit(&s->nclients, 1, memory_order_relaxed) + 1;
 		if (n > s->cfg->max_clients) {
 			atomic_fetch_sub_explicit(&s->nclients, 1, memory_order_relaxed);
-			reject(wk, fd);
+			reject(wk, fd, ls->tls);
 			log_warn("server", "max number of clients reached, connection refused",
-			         LF_I("max_clients", s->cfg->max_clients));
+			         LF_I("max_clients", s->cfg->max_clients), LF_B("tls", ls->tls));
 			continue;
 		}
 		unsigned t = atomic_fetch_add_explicit(&s->next_worker, 1, memory_order_relaxed) %
 		             (unsigned)s->nworkers;
 		if (&s->workers[t] == wk)
-			adopt(wk, fd);
+			adopt(wk, fd, ls->tls);
 		else
-			hand_off(&s->workers[t], fd);
+			hand_off(&s->workers[t], fd, ls->tls);
 	}
 }
 
@@ -207,10 +250,14 @@ static void on_wake(loop_t *l, void *arg)
 {
 	worker *wk = arg;
 	drain_inbox(wk);
+	if (atomic_exchange(&wk->revalidate, 0))
+		conn_worker_revalidate(&wk->cw);
 	if (!atomic_load(&wk->srv->stop) || wk->stopping)
 		return;
 	wk->stopping = 1;
-	loop_io_del(l, &wk->listen_io);
+	for (int i = 0; i < L_COUNT; i++)
+		if (wk->srv->lst[i].fd >= 0)
+			loop_io_del(l, &wk->listen_io[i]);
 	conn_worker_drain(&wk->cw);
 	loop_timer_set(l, &wk->deadline,
 	               loop_now_ms(l) + (uint64_t)wk->srv->cfg->shutdown_timeout * 1000u);
@@ -244,7 +291,12 @@ server_t *server_create(const config *cfg, store_t *store, struct persist *persi
 	s->cfg = cfg;
 	s->store = store;
 	s->persist = persist;
-	s->listen_fd = -1;
+	for (int i = 0; i < L_COUNT; i++)
+		s->lst[i].fd = -1;
+	if (pthread_mutex_init(&s->tls_lock, NULL) != 0) {
+		free(s);
+		return NULL;
+	}
 	atomic_init(&s->nclients, 0);
 	atomic_init(&s->next_id, 1);
 	atomic_init(&s->stop, 0);
@@ -259,14 +311,15 @@ void server_set_security(server_t *s, struct security *sec)
 	s->sec = sec;
 }
 
-static int open_listener(server_t *s)
+/* Binds and listens on cfg->bind, port (0: any free port) into ls. */
+static int open_listener(server_t *s, listener *ls, int port)
 {
 	char portstr[16];
 	struct addrinfo hints = {0}, *res = NULL;
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	snprintf(portstr, sizeof(portstr), "%d", s->cfg->port);
+	snprintf(portstr, sizeof(portstr), "%d", port);
 	int rc = getaddrinfo(s->cfg->bind, portstr, &hints, &res);
 	if (rc != 0) {
 		log_error("server", "cannot resolve bind address", LF_S("bind", s->cfg->bind),
@@ -283,7 +336,7 @@ static int open_listener(server_t *s)
 		int one = 1;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 4096) == 0) {
-			s->listen_fd = fd;
+			ls->fd = fd;
 			err = 0;
 			break;
 		}
@@ -292,21 +345,46 @@ static int open_listener(server_t *s)
 	}
 	freeaddrinfo(res);
 	if (err < 0) {
-		log_error("server", "cannot listen", LF_S("bind", s->cfg->bind),
-		          LF_I("port", s->cfg->port), LF_S("error", strerror(-err)));
+		log_error("server", "cannot listen", LF_S("bind", s->cfg->bind), LF_I("port", port),
+		          LF_B("tls", ls->tls), LF_S("error", strerror(-err)));
 		return err;
 	}
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	getsockname(s->listen_fd, (struct sockaddr *)&ss, &len);
-	s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-	                                         : ((struct sockaddr_in *)&ss)->sin_port);
+	getsockname(ls->fd, (struct sockaddr *)&ss, &len);
+	ls->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+	                                          : ((struct sockaddr_in *)&ss)->sin_port);
 	return 0;
+}
+
+/* Builds the TLS context when a port speaks TLS, and opens the listeners. */
+static int open_listeners(server_t *s)
+{
+	const config *cfg = s->cfg;
+	if (cfg->tls || cfg->tls_port >= 0) {
+		char err[512];
+		s->tls_ctx = tls_ctx_create(cfg, err, sizeof err);
+		if (!s->tls_ctx) {
+			log_error("server", "cannot set up TLS; refusing to start",
+			          LF_S("error", err));
+			return -EINVAL;
+		}
+	}
+	s->lst[L_MAIN].tls = cfg->tls;
+	int rc = open_listener(s, &s->lst[L_MAIN], cfg->port);
+	if (rc < 0)
+		return rc;
+	s->port = s->lst[L_MAIN].port;
+	if (cfg->tls_port >= 0) {
+		s->lst[L_TLS].tls = 1;
+		rc = open_listener(s, &s->lst[L_TLS], cfg->tls_port);
+	}
+	return rc;
 }
 
 int server_start(server_t *s)
 {
-	int rc = open_listener(s);
+	int rc = open_listeners(s);
 	if (rc < 0)
 		return rc;
 	int n = s->cfg->threads;
@@ -346,12 +424,18 @@ int server_start(server_t *s)
 		loop_set_wake(wk->cw.loop, on_wake, wk);
 		loop_set_before_sleep(wk->cw.loop, before_sleep, wk);
 		loop_timer_init(&wk->deadline, on_deadline, wk);
-		wk->listen_io.fd = s->listen_fd;
-		wk->listen_io.fn = on_accept;
-		wk->listen_io.arg = wk;
-		rc = loop_io_add(wk->cw.loop, &wk->listen_io, LOOP_READ | LOOP_EXCLUSIVE);
-		if (rc < 0)
-			return rc;
+		atomic_init(&wk->revalidate, 0);
+		for (int j = 0; j < L_COUNT; j++) {
+			if (s->lst[j].fd < 0)
+				continue;
+			wk->listen_io[j].fd = s->lst[j].fd;
+			wk->listen_io[j].fn = on_accept;
+			wk->listen_io[j].arg = wk;
+			rc = loop_io_add(wk->cw.loop, &wk->listen_io[j],
+			                 LOOP_READ | LOOP_EXCLUSIVE);
+			if (rc < 0)
+				return rc;
+		}
 	}
 	for (int i = 0; i < n; i++) {
 		rc = -pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]);
@@ -363,9 +447,58 @@ int server_start(server_t *s)
 		}
 		s->workers[i].started = 1;
 	}
+	/* The client port first: tests and tools take the first "listening"
+	 * line for it, and the "listener":"tls" line for the second port. */
 	log_info("server", "listening", LF_S("bind", s->cfg->bind), LF_I("port", s->port),
-	         LF_I("threads", n), LF_I("max_clients", s->cfg->max_clients));
+	         LF_B("tls", s->cfg->tls), LF_I("threads", n),
+	         LF_I("max_clients", s->cfg->max_clients));
+	if (s->lst[L_TLS].fd >= 0)
+		log_info("server", "listening", LF_S("listener", "tls"), LF_S("bind", s->cfg->bind),
+		         LF_I("port", s->lst[L_TLS].port), LF_B("tls", 1));
 	return 0;
+}
+
+int server_tls_port(const server_t *s)
+{
+	if (s->lst[L_TLS].fd >= 0)
+		return s->lst[L_TLS].port;
+	return s->lst[L_MAIN].fd >= 0 && s->lst[L_MAIN].tls ? s->lst[L_MAIN].port : -1;
+}
+
+int server_tls_reload(server_t *s, const config *cfg, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&s->tls_lock);
+	int active = s->tls_ctx != NULL;
+	pthread_mutex_unlock(&s->tls_lock);
+	if (!active) {
+		if (!cfg->tls && cfg->tls_port < 0)
+			return 0;
+		snprintf(err, errlen,
+		         "TLS was not enabled when the server started; restart it to add a TLS "
+		         "port");
+		return -ENOTSUP;
+	}
+	SSL_CTX *ctx = tls_ctx_create(cfg, err, errlen);
+	if (!ctx)
+		return -EINVAL;
+	pthread_mutex_lock(&s->tls_lock);
+	SSL_CTX *old = s->tls_ctx;
+	s->tls_ctx = ctx;
+	pthread_mutex_unlock(&s->tls_lock);
+	SSL_CTX_free(old); /* live connections hold their own references */
+	log_info("server", "TLS certificate reloaded", LF_S("cert_file", cfg->tls_cert_file),
+	         LF_S("key_file", cfg->tls_key_file));
+	return 0;
+}
+
+void server_revalidate_all(server_t *s)
+{
+	for (int i = 0; i < s->nworkers; i++) {
+		if (!s->workers[i].cw.loop)
+			continue;
+		atomic_store(&s->workers[i].revalidate, 1);
+		loop_wake(s->workers[i].cw.loop);
+	}
 }
 
 void server_info_get(server_t *s, server_info *out)
@@ -439,14 +572,17 @@ void server_free(server_t *s)
 		if (wk->cw.loop) {
 			conn_worker_destroy(&wk->cw);
 			for (size_t j = 0; j < wk->inbox.n; j++)
-				close(wk->inbox.fds[j]);
+				close(wk->inbox.fds[j].fd);
 			free(wk->inbox.fds);
 			pthread_mutex_destroy(&wk->inbox.lock);
 		}
 		loop_free(wk->cw.loop);
 	}
 	free(s->workers);
-	if (s->listen_fd >= 0)
-		close(s->listen_fd);
+	for (int i = 0; i < L_COUNT; i++)
+		if (s->lst[i].fd >= 0)
+			close(s->lst[i].fd);
+	SSL_CTX_free(s->tls_ctx);
+	pthread_mutex_destroy(&s->tls_lock);
 	free(s);
 }

@@ -26,12 +26,33 @@ void server_free(server_t *s);
 struct security;
 void server_set_security(server_t *s, struct security *sec);
 
-/* Binds and listens, logs {"msg":"listening","bind":...,"port":...} with the
- * actual port (useful with port 0), and starts the workers. */
+/* Builds the TLS context when cfg asks for TLS (--tls: the client port
+ * speaks TLS only; --tls-port: a second, TLS-only port), binds and listens,
+ * logs {"msg":"listening","bind":...,"port":...,"tls":false} with the actual
+ * port (useful with port 0) and, for --tls-port, a second line
+ * {"msg":"listening","listener":"tls","port":...,"tls":true}, and starts the
+ * workers. Refuses (-EINVAL, logged) a TLS setup without a usable
+ * certificate and key. --max-clients counts the connections of both ports. */
 int server_start(server_t *s);
 
-/* The bound port (after server_start). */
+/* The bound client port (after server_start). */
 int server_port(const server_t *s);
+
+/* The port that speaks TLS: the --tls-port listener, else the client port
+ * under --tls, else -1. */
+int server_tls_port(const server_t *s);
+
+/* Builds a new TLS context from cfg (certificate, key, CAs, ciphers) and
+ * swaps it in: new connections use it, live ones keep theirs. Any thread.
+ * Returns 0 (also when TLS is off in both the server and cfg), -EINVAL with
+ * a message in err when cfg's files are unusable (the old context stays),
+ * -ENOTSUP when TLS was off at start. cfg need not outlive the call. */
+int server_tls_reload(server_t *s, const config *cfg, char *err, size_t errlen);
+
+/* Asks every worker (on its own thread, through its loop's wake-up) to
+ * re-check its connections' credentials after a security reload
+ * (conn_worker_revalidate). Any thread; returns at once. */
+void server_revalidate_all(server_t *s);
 
 /* Server-wide figures for INFO, summed over the workers' single-writer
  * counters at the time of the call (thread-safe, not one atomic snapshot). */

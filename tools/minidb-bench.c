@@ -10,7 +10,14 @@
  * command was queued for the write to the moment its reply line was parsed.
  *
  * Latencies go into a per-worker log-linear histogram (below), merged at the end.
- * Standalone program: libc, pthreads and tool_common.c only, never src/ headers.
+ *
+ * --tls runs every connection over TLS (OpenSSL, through tool_common.c) and
+ * --auth TOKEN sends AUTH on each; both happen while connecting, before the clock
+ * starts, so the figures measure steady-state encrypted traffic, not handshakes.
+ * The plaintext path is the one it always was: plain send(2)/recv(2), with one
+ * branch on the connection's TLS session to pick it.
+ * Standalone program: libc, pthreads, OpenSSL and tool_common.c only, never src/
+ * headers.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -31,6 +38,8 @@
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/ssl.h>
 
 #include "tool_common.h"
 
@@ -97,6 +106,9 @@ struct bench_opts {
 	int json, quiet;
 	int ntests;
 	const struct test_name *tests[MAX_TESTS];
+	struct tool_tls_opts tls;
+	struct ssl_ctx_st *tls_ctx; /* when tls.enabled */
+	const char *auth_token;     /* --auth: sent by every connection; NULL: none */
 };
 
 /* One test, shared read-only by the workers except for `issued`. */
@@ -115,6 +127,7 @@ struct bench_test {
  * arrive in order, so the oldest time belongs to the next reply. */
 struct conn {
 	int fd;
+	struct ssl_st *ssl; /* NULL: plaintext */
 	int dead;
 	char *wbuf;
 	size_t wlen, woff, wcap;
@@ -167,11 +180,24 @@ static void usage(FILE *out)
 	        "                        (default 60; 0 = none)\n"
 	        "  --json                print one JSON object instead of text\n"
 	        "  -q                    quiet: only the result line of each test\n"
+	        "  --tls                 connect with TLS; the server's certificate must chain to\n"
+	        "                        --ca-cert (or the system's CAs) and name the host\n"
+	        "  --ca-cert FILE        trust the CA certificates in FILE (PEM); implies --tls\n"
+	        "  --cert FILE           client certificate (PEM) for mutual TLS; implies --tls\n"
+	        "  --key FILE            its private key (default: in the --cert file)\n"
+	        "  --sni NAME            TLS server name to send and verify instead of the host\n"
+	        "  --insecure            do not verify the server's certificate; implies --tls\n"
+	        "  --auth TOKEN          every connection sends AUTH TOKEN (MINIDB_TOKEN in the\n"
+	        "                        environment when TOKEN is '-')\n"
 	        "  --help, --version\n"
 	        "\n"
+	        "Connections are opened, TLS handshakes done and AUTH answered before each\n"
+	        "test's clock starts; a connection that cannot do so stops the run.\n"
 	        "Every reply is checked (set: OK; lookup: the value or NOT FOUND; ping: PONG;\n"
 	        "exists: 1 or 0; del: OK or NOT FOUND). Latency is measured per request, from\n"
-	        "queueing its command for the write to parsing its reply.\n"
+	        "queueing its command for the write to parsing its reply. Redis's answers to\n"
+	        "the same inline commands (+OK, +PONG, :1, :0) pass too, so set, ping, exists\n"
+	        "and del also measure a Redis server.\n"
 	        "Exit status: 0; 1 on error replies, lost connections or --timeout; 2 on bad\n"
 	        "arguments or when the server cannot be reached.\n",
 	        prog);
@@ -402,9 +428,13 @@ static void conn_fail(struct worker *w, struct conn *c, const char *why)
 	w->inflight -= c->count;
 	c->count = 0;
 	c->dead = 1;
+	note_error(w, "connection lost: ", why, strlen(why));
+	if (c->ssl != NULL) {
+		SSL_free(c->ssl); /* no close_notify: the connection is broken */
+		c->ssl = NULL;
+	}
 	close(c->fd); /* also takes it out of the epoll set */
 	c->fd = -1;
-	note_error(w, "connection lost: ", why, strlen(why));
 }
 
 /* Tops c up to -P requests in flight, unless the budget or --duration is
@@ -431,9 +461,18 @@ static void conn_flush(struct worker *w, struct conn *c)
 	int err;
 
 	if (!c->dead) {
-		err = tool_send_avail(c->fd, c->wbuf, c->wlen, &c->woff);
+		if (c->ssl == NULL) {
+			err = tool_send_avail(c->fd, c->wbuf, c->wlen, &c->woff);
+		} else {
+			/* TLS may want to read first: the EPOLLIN that brings
+			 * it also calls here again. */
+			struct tool_conn tc = {.fd = c->fd, .ssl = c->ssl};
+			short want;
+			err = tool_conn_send(&tc, c->wbuf, c->wlen, &c->woff, &want);
+		}
 		if (err != 0) {
-			conn_fail(w, c, sock_error_text(err));
+			conn_fail(w, c,
+			          err == EPROTO ? tool_tls_error_reason() : sock_error_text(err));
 			return;
 		}
 		if (c->woff < c->wlen)
@@ -442,13 +481,17 @@ static void conn_flush(struct worker *w, struct conn *c)
 	c->woff = c->wlen = 0;
 }
 
-/* True when line is a correct reply for the test. */
+/* True when line is a correct reply for the test. A Redis server answers the
+ * same lines as inline commands, in RESP: +OK, +PONG and :1 are accepted too
+ * (after the minidb reply, so they cost nothing there), so one client can
+ * measure both servers with set, ping, exists and del (not lookup: a bulk
+ * reply takes two lines). */
 static int reply_ok(const struct bench_test *t, const char *line, size_t len)
 {
 #define IS(lit) (len == sizeof(lit) - 1 && memcmp(line, lit, sizeof(lit) - 1) == 0)
 	switch (t->kind) {
 	case TEST_SET:
-		return IS("OK");
+		return IS("OK") || IS("+OK");
 	case TEST_LOOKUP:
 		if (IS("NOT FOUND"))
 			return 1;
@@ -456,11 +499,11 @@ static int reply_ok(const struct bench_test *t, const char *line, size_t len)
 			return len == 0 || IS("\"\"");
 		return len == t->o->value_bytes && memcmp(line, t->value, len) == 0;
 	case TEST_PING:
-		return IS("PONG");
+		return IS("PONG") || IS("+PONG");
 	case TEST_EXISTS:
-		return IS("1") || IS("0");
+		return IS("1") || IS("0") || IS(":1") || IS(":0");
 	case TEST_DEL:
-		return IS("OK") || IS("NOT FOUND");
+		return IS("OK") || IS("NOT FOUND") || IS(":1") || IS(":0");
 	}
 	return 0;
 #undef IS
@@ -524,11 +567,42 @@ static void conn_parse(struct worker *w, struct conn *c, uint64_t now)
 		conn_fail(w, c, "reply line too long");
 }
 
+/* conn_read for a TLS connection: SSL_read until it wants more from the
+ * socket, which has then been drained as edge-triggered epoll requires. */
+static void conn_read_tls(struct worker *w, struct conn *c)
+{
+	struct tool_conn tc = {.fd = c->fd, .ssl = c->ssl};
+	short want;
+	ssize_t n;
+
+	while (!c->dead) {
+		if (tool_buf_grow(&c->rbuf, &c->rcap, c->rlen + READ_CHUNK / 4, READ_CHUNK) < 0)
+			die("out of memory");
+		n = tool_conn_recv(&tc, c->rbuf + c->rlen, c->rcap - c->rlen, &want);
+		if (n > 0) {
+			c->rlen += (size_t)n;
+			conn_parse(w, c, tool_now_ns());
+		} else if (n == 0) {
+			conn_fail(w, c, "server closed the connection");
+		} else if (errno == EAGAIN) {
+			return;
+		} else {
+			conn_fail(w, c,
+			          errno == EPROTO ? tool_tls_error_reason()
+			                          : sock_error_text(errno));
+		}
+	}
+}
+
 /* Reads and parses until the socket is drained (edge-triggered epoll). */
 static void conn_read(struct worker *w, struct conn *c)
 {
 	ssize_t n;
 
+	if (c->ssl != NULL) {
+		conn_read_tls(w, c);
+		return;
+	}
 	while (!c->dead) {
 		if (tool_buf_grow(&c->rbuf, &c->rcap, c->rlen + READ_CHUNK / 4, READ_CHUNK) < 0)
 			die("out of memory");
@@ -611,8 +685,9 @@ static void *worker_main(void *arg)
 
 static void conn_free(struct conn *c)
 {
-	if (c->fd >= 0)
-		close(c->fd);
+	struct tool_conn tc = {.fd = c->fd, .ssl = c->ssl};
+
+	tool_conn_close(&tc); /* TLS: close_notify first */
 	free(c->wbuf);
 	free(c->rbuf);
 	free(c->sent_ns);
@@ -656,6 +731,88 @@ static void show_progress(struct worker *ws, int nw, const char *label, uint64_t
 	fprintf(stderr, "\r%*s\r", 60, "");
 }
 
+/* Sends AUTH <token> on a fresh connection and waits for OK, no later than
+ * deadline_ns. Returns 0, or -1 after printing why (the server's reply, which
+ * never holds the token; the token itself is never printed). */
+static int conn_authenticate(const struct bench_opts *o, const struct tool_conn *tc,
+                             uint64_t deadline_ns, const char *which)
+{
+	size_t tlen = strlen(o->auth_token), off = 0, got = 0;
+	char *cmd = xcalloc(1, tlen + 7), reply[512], *nl = NULL;
+	const char *why = NULL;
+	ssize_t n;
+	short want;
+	int rc;
+
+	memcpy(cmd, "AUTH ", 5);
+	memcpy(cmd + 5, o->auth_token, tlen);
+	cmd[5 + tlen] = '\n';
+	for (;;) {
+		rc = tool_conn_send(tc, cmd, tlen + 6, &off, &want);
+		if (rc != 0 || off == tlen + 6)
+			break;
+		rc = tool_wait_fd(tc->fd, want, deadline_ns);
+		if (rc <= 0) {
+			rc = rc == 0 ? ETIMEDOUT : errno;
+			break;
+		}
+	}
+	explicit_bzero(cmd, tlen + 6);
+	free(cmd);
+	while (rc == 0 && nl == NULL && got < sizeof(reply) - 1) {
+		n = tool_conn_recv(tc, reply + got, sizeof(reply) - 1 - got, &want);
+		if (n > 0) {
+			got += (size_t)n;
+			nl = memchr(reply, '\n', got);
+		} else if (n == 0) {
+			why = "the server closed the connection";
+			break;
+		} else if (errno != EAGAIN) {
+			rc = errno;
+		} else if ((rc = tool_wait_fd(tc->fd, want, deadline_ns)) <= 0) {
+			rc = rc == 0 ? ETIMEDOUT : errno;
+		} else {
+			rc = 0;
+		}
+	}
+	if (nl != NULL) {
+		size_t len = (size_t)(nl - reply);
+
+		if (len > 0 && reply[len - 1] == '\r')
+			len--;
+		if (len == 2 && memcmp(reply, "OK", 2) == 0)
+			return 0;
+		fprintf(stderr, "%s: %s: AUTH refused: %.*s\n", prog, which, (int)len, reply);
+		return -1;
+	}
+	if (why == NULL)
+		why = rc == EPROTO ? tool_tls_error_reason()
+		      : rc != 0    ? strerror(rc)
+		                   : "reply line too long";
+	fprintf(stderr, "%s: %s: AUTH got no answer: %s\n", prog, which, why);
+	return -1;
+}
+
+/* Makes the connected socket fd ready for the test: the TLS handshake, then
+ * AUTH, when asked. Returns 0 with c->ssl set for TLS, or -1 after printing
+ * why. which names the connection in messages. */
+static int conn_setup(const struct bench_opts *o, struct conn *c, uint64_t deadline_ns,
+                      const char *which)
+{
+	struct tool_conn tc = {.fd = c->fd};
+
+	if (o->tls.enabled) {
+		tc.ssl = tool_tls_connect(prog, o->tls_ctx, c->fd, o->host, o->port, &o->tls,
+		                          deadline_ns);
+		if (tc.ssl == NULL)
+			return -1; /* tool_tls_connect said why */
+		c->ssl = tc.ssl;
+	}
+	if (o->auth_token != NULL)
+		return conn_authenticate(o, &tc, deadline_ns, which);
+	return 0;
+}
+
 /* Runs one test: connects every client, starts the clock once all are
  * connected, waits for the workers. Returns 0, or -1 if it could not connect
  * (already reported). */
@@ -689,6 +846,16 @@ static int run_test(const struct bench_opts *o, const struct test_name *tn,
 			        tn->label, i + 1, o->clients, strerror(err));
 			status = -1;
 			goto cleanup;
+		}
+		if (o->tls.enabled || o->auth_token != NULL) {
+			char which[64];
+
+			snprintf(which, sizeof(which), "%s: connection %d of %d", tn->label, i + 1,
+			         o->clients);
+			if (conn_setup(o, &conns[i], hard_deadline_ns, which) < 0) {
+				status = -1;
+				goto cleanup;
+			}
 		}
 		conns[i].ring = (unsigned)o->pipeline;
 		conns[i].sent_ns = xcalloc(conns[i].ring, sizeof(uint64_t));
@@ -869,7 +1036,48 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 			o->quiet = 1;
 			continue;
 		}
-		if ((n = tool_match_opt(a, "-h", "--host")) != 0) {
+		if (strcmp(a, "--tls") == 0) {
+			o->tls.enabled = 1;
+			continue;
+		}
+		if (strcmp(a, "--insecure") == 0) {
+			o->tls.insecure = 1;
+			continue;
+		}
+		if ((n = tool_match_opt(a, NULL, "--ca-cert")) != 0 ||
+		    (n = tool_match_opt(a, NULL, "--cacert")) != 0) {
+			val = tool_opt_value(argc, argv, &i, n);
+			if (val == NULL || *val == '\0')
+				return usage_error(a, "needs a file name");
+			o->tls.ca_file = val;
+		} else if ((n = tool_match_opt(a, NULL, "--cert")) != 0) {
+			val = tool_opt_value(argc, argv, &i, n);
+			if (val == NULL || *val == '\0')
+				return usage_error(a, "needs a file name");
+			o->tls.cert_file = val;
+		} else if ((n = tool_match_opt(a, NULL, "--key")) != 0) {
+			val = tool_opt_value(argc, argv, &i, n);
+			if (val == NULL || *val == '\0')
+				return usage_error(a, "needs a file name");
+			o->tls.key_file = val;
+		} else if ((n = tool_match_opt(a, NULL, "--sni")) != 0) {
+			val = tool_opt_value(argc, argv, &i, n);
+			if (val == NULL || *val == '\0')
+				return usage_error(a, "needs a server name");
+			o->tls.sni = val;
+		} else if ((n = tool_match_opt(a, NULL, "--auth")) != 0) {
+			val = tool_opt_value(argc, argv, &i, n);
+			if (val != NULL && strcmp(val, "-") == 0)
+				val = getenv("MINIDB_TOKEN");
+			if (val == NULL || *val == '\0')
+				return usage_error("--auth",
+				                   "needs a token (or '-' and MINIDB_TOKEN set)");
+			if (val[strcspn(val, " \t\r\n\"\\")] != '\0')
+				return usage_error("--auth",
+				                   "token holds a blank, quote or backslash; "
+				                   "minidb-bench sends it unquoted");
+			o->auth_token = val;
+		} else if ((n = tool_match_opt(a, "-h", "--host")) != 0) {
 			val = tool_opt_value(argc, argv, &i, n);
 			if (val == NULL || *val == '\0')
 				return usage_error(a, "needs a host");
@@ -926,6 +1134,10 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 	}
 	if (o->requests == 0 && o->duration_s == 0)
 		return usage_error("-n 0", "needs --duration");
+	if (o->tls.key_file != NULL && o->tls.cert_file == NULL)
+		return usage_error("--key", "needs --cert");
+	o->tls.enabled |= o->tls.ca_file != NULL || o->tls.cert_file != NULL ||
+	                  o->tls.sni != NULL || o->tls.insecure;
 	if (o->threads > o->clients)
 		o->threads = o->clients;
 	return -1;
@@ -968,6 +1180,7 @@ int main(int argc, char **argv)
 	struct test_result results[MAX_TESTS] = {{0}};
 	const struct addrinfo *ai = NULL;
 	struct addrinfo *res;
+	struct conn probe = {.fd = -1};
 	uint64_t hard_deadline_ns = 0, errors = 0;
 	char *value;
 	size_t i;
@@ -986,17 +1199,32 @@ int main(int argc, char **argv)
 	for (i = 0; i < o.value_bytes; i++)
 		value[i] = value_pattern[i % VALUE_PATTERN_LEN];
 
-	/* One probe connection finds the address every client then uses. */
-	rc = tool_connect(prog, o.host, o.port, hard_deadline_ns, &res, &ai);
-	if (rc < 0) {
+	if (o.tls.enabled && (o.tls_ctx = tool_tls_ctx_new(prog, &o.tls)) == NULL) {
 		free(value);
 		return BENCH_EXIT_USAGE;
 	}
-	close(rc);
+	/* One probe connection finds the address every client then uses, and
+	 * tries the handshake and the token once before fifty clients do. */
+	probe.fd = tool_connect(prog, o.host, o.port, hard_deadline_ns, &res, &ai);
+	if (probe.fd < 0) {
+		tool_tls_ctx_free(o.tls_ctx);
+		free(value);
+		return BENCH_EXIT_USAGE;
+	}
+	rc = conn_setup(&o, &probe, hard_deadline_ns, "first connection");
+	conn_free(&probe);
+	if (rc < 0) {
+		freeaddrinfo(res);
+		tool_tls_ctx_free(o.tls_ctx);
+		free(value);
+		return BENCH_EXIT_USAGE;
+	}
 	if (!o.quiet && !o.json)
-		printf("minidb-bench: %s port %s, %d clients on %d threads, pipeline %d, "
+		printf("minidb-bench: %s port %s%s%s, %d clients on %d threads, pipeline %d, "
 		       "keyspace %" PRIu64 ", %zu-byte values\n",
-		       o.host, o.port, o.clients, o.threads, o.pipeline, o.keyspace, o.value_bytes);
+		       o.host, o.port, o.tls.enabled ? ", TLS" : "",
+		       o.auth_token != NULL ? ", AUTH" : "", o.clients, o.threads, o.pipeline,
+		       o.keyspace, o.value_bytes);
 
 	for (k = 0; k < o.ntests; k++) {
 		if (run_test(&o, o.tests[k], ai, value, hard_deadline_ns, &results[k]) < 0) {
@@ -1027,6 +1255,7 @@ int main(int argc, char **argv)
 	for (k = 0; k < done; k++)
 		free(results[k].hist);
 	freeaddrinfo(res);
+	tool_tls_ctx_free(o.tls_ctx);
 	free(value);
 	if (fflush(stdout) != 0 && status == BENCH_EXIT_OK)
 		status = BENCH_EXIT_FAILED;

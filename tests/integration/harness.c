@@ -270,7 +270,8 @@ char *mdb_read_file(const char *path, size_t *len)
 }
 
 /* Port from the server's {"component":"server","msg":"listening",...,"port":N}
- * line in log, or 0 when there is none yet. */
+ * line in log, or 0 when there is none yet. The second listener's line
+ * ("listener":"tls", --tls-port) is not the client port. */
 static int find_listening_port(const char *log, size_t len)
 {
 	const char *p = log, *end = log + len;
@@ -282,7 +283,7 @@ static int find_listening_port(const char *log, size_t len)
 		const char *comp = json_field(p, nl, "component");
 		const char *port = json_field(p, nl, "port");
 		if (json_str_is(msg, nl, "listening") && json_str_is(comp, nl, "server") &&
-		    port != NULL) {
+		    port != NULL && json_field(p, nl, "listener") == NULL) {
 			long v = strtol(port, NULL, 10);
 			if (v > 0 && v < 65536)
 				return (int)v;
@@ -650,6 +651,44 @@ char *mdb_last_log_line(const mdb_server *s, const char *needle)
 	}
 	free(log);
 	return found;
+}
+
+int mdb_server_tls_port(const mdb_server *s)
+{
+	size_t len = 0;
+	char *log = mdb_read_file(s->log_path, &len);
+	int found = -1;
+	if (log == NULL)
+		return -1;
+	for (const char *p = log, *end = log + len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			break;
+		const char *port = json_field(p, nl, "port");
+		const char *tls = json_field(p, nl, "tls");
+		if (json_str_is(json_field(p, nl, "msg"), nl, "listening") &&
+		    json_str_is(json_field(p, nl, "component"), nl, "server") && port != NULL &&
+		    tls != NULL && nl - tls >= 4 && memcmp(tls, "true", 4) == 0) {
+			long v = strtol(port, NULL, 10);
+			if (v > 0 && v < 65536)
+				found = (int)v; /* the last one: a restart appends */
+		}
+		p = nl + 1;
+	}
+	free(log);
+	return found;
+}
+
+int mdb_wait_log(const mdb_server *s, const char *needle, int timeout_ms)
+{
+	long long deadline = mdb_now_ms() + timeout_ms;
+	for (;;) {
+		if (mdb_log_contains(s, needle))
+			return 1;
+		if (mdb_now_ms() >= deadline)
+			return 0;
+		mdb_sleep_ms(20);
+	}
 }
 
 long long mdb_log_field(const char *line, const char *field)

@@ -125,6 +125,15 @@ void mdb_print_log(const mdb_server *s);
 /* The last line of the server's log holding needle, malloc'd, or NULL. */
 char *mdb_last_log_line(const mdb_server *s, const char *needle);
 
+/* The port the server reported as speaking TLS (the "listening" line with
+ * "tls":true: the --tls-port listener, or the client port under --tls), or
+ * -1 when it has none. */
+int mdb_server_tls_port(const mdb_server *s);
+
+/* Waits up to timeout_ms (not scaled) until the server's log contains
+ * needle. Returns 1 when it does, 0 on timeout. */
+int mdb_wait_log(const mdb_server *s, const char *needle, int timeout_ms);
+
 /* The number in "field":N of a JSON log line (NULL accepted), or -1. */
 long long mdb_log_field(const char *line, const char *field);
 

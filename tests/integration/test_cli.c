@@ -1,12 +1,19 @@
 /* test_cli.c - minidb-cli against the real server: one-shot commands print
  * the reply and exit 0 (or 1 for an ERROR reply), a piped session prints one
  * reply per line, words holding blanks or control bytes are sent quoted, and
- * an unreachable server is an error rather than a hang.
+ * an unreachable server is an error rather than a hang. Then the security
+ * flags (issue 6): -tls verified against -ca-cert (a wrong CA or host name is
+ * exit 2 with the reason, no reply), --insecure, mutual TLS with --cert/--key,
+ * and --token/-auth against a server with authentication on (a wrong token is
+ * exit 1, "Authentication failed", the token never printed).
  *
- * One server serves the whole file; each run of the CLI is bounded by
- * mdb_run's deadline. What the CLI did is checked through a separate
- * harness connection where it matters.
+ * One plaintext server serves the first group; the TLS group makes a CA and
+ * certificates with the openssl command in a temp dir and starts its own
+ * servers (--tls-port 0; mdb_server_tls_port reads the port it logged). Each
+ * run of the CLI is bounded by mdb_run's deadline. What the CLI did is
+ * checked through a separate harness connection where it matters.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -204,6 +211,422 @@ static void hash_token_prints_the_config_line_and_never_the_token_on_stderr(void
 	mdb_proc_free(&res);
 }
 
+/* ---- TLS and authentication ---- */
+
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+#define CLI_TOKEN   "cli-secret-token-6f1c"
+#define WRONG_TOKEN "not-the-token-93ab"
+
+/* The TLS group's certificates and its server (TLS port beside plaintext,
+ * no client certificates, no auth). */
+typedef struct tls_fx {
+	char *dir;
+	char ca[PATH_MAX], server_cert[PATH_MAX], server_key[PATH_MAX];
+	char client_cert[PATH_MAX], client_key[PATH_MAX];
+	char other_ca[PATH_MAX], other_cert[PATH_MAX], other_key[PATH_MAX];
+	mdb_server *s;
+	int tls_port;
+} tls_fx;
+
+/* Runs openssl with args; 0 when it exited 0, else -1 after printing its
+ * stderr. */
+static int run_openssl(const char *openssl, const char *const args[])
+{
+	const char *argv[40];
+	int argc = 0;
+	argv[argc++] = openssl;
+	for (int i = 0; args[i] != NULL && argc < 39; i++)
+		argv[argc++] = args[i];
+	argv[argc] = NULL;
+	mdb_proc res;
+	if (mdb_run(argv, NULL, 0, mdb_timeout_ms(MDB_RUN_TIMEOUT_MS), &res) != 0)
+		return -1;
+	int ok = res.status == 0;
+	if (!ok)
+		fprintf(stderr, "openssl %s: exit %d: %s\n", args[0], res.status, res.err);
+	mdb_proc_free(&res);
+	return ok ? 0 : -1;
+}
+
+/* A P-256 key and a certificate for subject in dir: a self-signed CA when ca
+ * is NULL, else signed by ca/ca_key with ext (extension lines) added. cert
+ * and key (PATH_MAX each) receive the paths. */
+static int make_cert(const char *openssl, const char *dir, const char *name, const char *subject,
+                     const char *ca, const char *ca_key, const char *ext, char *cert, char *key)
+{
+	char csr[PATH_MAX], extfile[PATH_MAX];
+	snprintf(cert, PATH_MAX, "%s/%s.pem", dir, name);
+	snprintf(key, PATH_MAX, "%s/%s.key", dir, name);
+	snprintf(csr, sizeof csr, "%s/%s.csr", dir, name);
+	snprintf(extfile, sizeof extfile, "%s/%s.ext", dir, name);
+	if (ca == NULL)
+		return run_openssl(openssl, ARGS("req", "-x509", "-newkey", "ec", "-pkeyopt",
+		                                 "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+		                                 key, "-out", cert, "-days", "2", "-subj", subject,
+		                                 "-addext", "basicConstraints=critical,CA:TRUE"));
+	if (mdb_write_file(extfile, ext, strlen(ext)) != 0)
+		return -1;
+	if (run_openssl(openssl,
+	                ARGS("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+	                     "-nodes", "-keyout", key, "-out", csr, "-subj", subject)) != 0)
+		return -1;
+	return run_openssl(openssl, ARGS("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
+	                                 "-CAcreateserial", "-out", cert, "-days", "2", "-extfile",
+	                                 extfile));
+}
+
+/* Starts a server with a TLS port and the group's server certificate plus
+ * extra (NULL-terminated, may be NULL); fails the test if it does not start.
+ * *tls_port receives its TLS port. */
+static mdb_server *start_tls_server(const tls_fx *f, const char *const extra[], int *tls_port)
+{
+	const char *args[32] = {"--tls-port",     "0",          "--tls-cert-file", f->server_cert,
+	                        "--tls-key-file", f->server_key};
+	int n = 6;
+	for (int i = 0; extra != NULL && extra[i] != NULL && n < 31; i++)
+		args[n++] = extra[i];
+	args[n] = NULL;
+	mdb_server *s = mdb_start_ok(args);
+	*tls_port = mdb_server_tls_port(s);
+	if (*tls_port < 0) {
+		mdb_print_log(s);
+		mdb_stop(s);
+		fail_msg("the server logged no TLS port");
+	}
+	return s;
+}
+
+static int tls_group_start(void **state)
+{
+	char *openssl = mdb_which("openssl");
+	if (openssl == NULL) {
+		fprintf(stderr, "openssl not found: the TLS tests cannot make certificates\n");
+		return -1;
+	}
+	tls_fx *f = calloc(1, sizeof *f);
+	char ca_key[PATH_MAX], other_ca_key[PATH_MAX];
+	int rc = -1;
+	if (f == NULL || (f->dir = mdb_temp_dir()) == NULL)
+		goto out;
+	if (make_cert(openssl, f->dir, "ca", "/CN=minidb test CA", NULL, NULL, NULL, f->ca,
+	              ca_key) != 0 ||
+	    make_cert(openssl, f->dir, "server", "/CN=localhost", f->ca, ca_key,
+	              "subjectAltName=DNS:localhost,IP:127.0.0.1\n", f->server_cert,
+	              f->server_key) != 0 ||
+	    make_cert(openssl, f->dir, "client", "/CN=app", f->ca, ca_key,
+	              "extendedKeyUsage=clientAuth\n", f->client_cert, f->client_key) != 0 ||
+	    make_cert(openssl, f->dir, "other-ca", "/CN=some other CA", NULL, NULL, NULL,
+	              f->other_ca, other_ca_key) != 0 ||
+	    make_cert(openssl, f->dir, "other", "/CN=app", f->other_ca, other_ca_key,
+	              "extendedKeyUsage=clientAuth\n", f->other_cert, f->other_key) != 0)
+		goto out;
+	const char *args[] = {
+	        "--tls-port",  "0", "--tls-cert-file", f->server_cert, "--tls-key-file",
+	        f->server_key, NULL};
+	f->s = mdb_start(args);
+	if (f->s == NULL || (f->tls_port = mdb_server_tls_port(f->s)) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(openssl);
+	if (rc != 0 && f != NULL) {
+		if (f->s != NULL)
+			mdb_print_log(f->s);
+		mdb_stop(f->s);
+		if (f->dir != NULL)
+			mdb_remove_tree(f->dir);
+		free(f->dir);
+		free(f);
+		f = NULL;
+	}
+	*state = f;
+	return rc;
+}
+
+static int tls_group_stop(void **state)
+{
+	tls_fx *f = *state;
+	int status = mdb_stop(f->s);
+	mdb_remove_tree(f->dir);
+	free(f->dir);
+	free(f);
+	return status == 0 ? 0 : -1;
+}
+
+/* Runs minidb-cli args... with input on stdin (NULL: none). */
+static void run_cli_args(const char *const args[], const char *input, mdb_proc *res)
+{
+	const char *argv[40];
+	int argc = 0;
+	argv[argc++] = mdb_binary_path("MINIDB_CLI", "minidb-cli");
+	for (int i = 0; args[i] != NULL && argc < 39; i++)
+		argv[argc++] = args[i];
+	argv[argc] = NULL;
+	assert_int_equal(mdb_run(argv, input, input ? strlen(input) : 0,
+	                         mdb_timeout_ms(MDB_RUN_TIMEOUT_MS), res),
+	                 0);
+	if (res->status < 0)
+		print_error("minidb-cli was killed at the deadline; stderr: %s\n", res->err);
+}
+
+/* Fails unless the run exited with status, printed nothing on stdout and
+ * said err_part on stderr (the reason, not a reply). */
+static void check_refused(mdb_proc *res, int status, const char *err_part)
+{
+	if (res->status != status || res->out_len != 0 || strstr(res->err, err_part) == NULL) {
+		print_error("minidb-cli: exit status %d (want %d)\nstdout: \"%s\" (want none)\n"
+		            "stderr: \"%s\" (want it to say \"%s\")\n",
+		            res->status, status, res->out, res->err, err_part);
+		mdb_proc_free(res);
+		fail();
+	}
+	mdb_proc_free(res);
+}
+
+static void port_str(char buf[16], int port)
+{
+	snprintf(buf, 16, "%d", port);
+}
+
+static void tls_set_and_lookup_round_trip_when_the_ca_verifies_the_server(void **state)
+{
+	tls_fx *f = *state;
+	char port[16];
+	mdb_proc res;
+	port_str(port, f->tls_port);
+
+	run_cli_args(ARGS("-tls", "-ca-cert", f->ca, "-p", port, "SET", "tls_key", "over tls"),
+	             NULL, &res);
+	check_run(&res, 0, "OK\n");
+	run_cli_args(ARGS("--tls", "--ca-cert", f->ca, "-p", port, "LOOKUP", "tls_key"), NULL,
+	             &res);
+	check_run(&res, 0, "over tls\n");
+	/* Go's -flag=value form; an empty value is a usage error. */
+	run_cli_args(ARGS("-tls", "-ca-cert=", "-p", port, "PING"), NULL, &res);
+	check_refused(&res, 2, "needs a file name");
+	/* By name: the certificate's DNS name, not only its IP address. */
+	char ca_opt[PATH_MAX + 16];
+	snprintf(ca_opt, sizeof ca_opt, "-ca-cert=%s", f->ca);
+	run_cli_args(ARGS("-tls", ca_opt, "-h", "localhost", "-p", port, "LOOKUP", "tls_key"), NULL,
+	             &res);
+	check_run(&res, 0, "over tls\n");
+
+	/* What the CLI wrote is there for a plaintext client too. */
+	mdb_conn *c = mdb_conn_open(f->s->port);
+	assert_non_null(c);
+	mdb_assert_cmd(c, "LOOKUP tls_key", "over tls");
+	mdb_conn_close(c);
+}
+
+static void tls_piped_session_prints_one_reply_per_line(void **state)
+{
+	tls_fx *f = *state;
+	char port[16];
+	mdb_proc res;
+	port_str(port, f->tls_port);
+
+	run_cli_args(ARGS("-tls", "-ca-cert", f->ca, "-p", port), "SET p 1\nLOOKUP p\nEXIT\n",
+	             &res);
+	check_run(&res, 0, "OK\n1\nOK\n");
+}
+
+static void tls_with_a_ca_that_did_not_sign_the_server_fails_verification_with_exit_2(void **state)
+{
+	tls_fx *f = *state;
+	char port[16];
+	mdb_proc res;
+	port_str(port, f->tls_port);
+
+	run_cli_args(ARGS("-tls", "-ca-cert", f->other_ca, "-p", port, "SET", "unverified", "x"),
+	             NULL, &res);
+	check_refused(&res, 2, "certificate verification failed");
+	/* The system's CAs do not know the test CA either. */
+	run_cli_args(ARGS("-tls", "-p", port, "PING"), NULL, &res);
+	check_refused(&res, 2, "certificate verification failed");
+	/* Nothing was sent before the check failed. */
+	mdb_conn *c = mdb_conn_open(f->s->port);
+	assert_non_null(c);
+	mdb_assert_cmd(c, "LOOKUP unverified", "NOT FOUND");
+	mdb_conn_close(c);
+}
+
+static void tls_checks_the_host_name_in_the_certificate(void **state)
+{
+	tls_fx *f = *state;
+	char port[16];
+	mdb_proc res;
+	port_str(port, f->tls_port);
+
+	run_cli_args(ARGS("-tls", "-ca-cert", f->ca, "--sni", "db.elsewhere.example", "-p", port,
+	                  "PING"),
+	             NULL, &res);
+	check_refused(&res, 2, "hostname mismatch");
+}
+
+static void tls_insecure_connects_without_verifying(void **state)
+{
+	tls_fx *f = *state;
+	char port[16];
+	mdb_proc res;
+	port_str(port, f->tls_port);
+
+	run_cli_args(ARGS("-tls", "--insecure", "-p", port, "PING"), NULL, &res);
+	check_run(&res, 0, "PONG\n");
+	/* --insecure alone means TLS too. */
+	run_cli_args(ARGS("-insecure", "-p", port, "PING"), NULL, &res);
+	check_run(&res, 0, "PONG\n");
+}
+
+static void tls_against_a_plaintext_port_and_plaintext_against_tls_fail_with_exit_2(void **state)
+{
+	tls_fx *f = *state;
+	char port[16], tls_port[16];
+	mdb_proc res;
+	port_str(port, f->s->port);
+	port_str(tls_port, f->tls_port);
+
+	run_cli_args(ARGS("--timeout", "5", "-tls", "-ca-cert", f->ca, "-p", port, "PING"), NULL,
+	             &res);
+	check_refused(&res, 2, "TLS handshake");
+	run_cli_args(ARGS("--timeout", "5", "-p", tls_port, "PING"), NULL, &res);
+	check_refused(&res, 2, "minidb-cli: ");
+}
+
+/* A config file in the group's dir turning auth on with the legacy token. */
+static char *write_auth_config(const tls_fx *f, const char *name, const char *body)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/%s", f->dir, name);
+	assert_int_equal(mdb_write_file(path, body, strlen(body)), 0);
+	return strdup(path);
+}
+
+static void token_authenticates_and_a_wrong_token_exits_1_without_printing_it(void **state)
+{
+	tls_fx *f = *state;
+	char *cfg = write_auth_config(f, "auth.yaml",
+	                              "security:\n  auth_enabled: true\n  auth_token: \"" CLI_TOKEN
+	                              "\"\n");
+	int tls_port;
+	mdb_server *s = start_tls_server(f, ARGS("--config", cfg), &tls_port);
+	char port[16], tport[16];
+	mdb_proc res;
+	port_str(port, s->port);
+	port_str(tport, tls_port);
+
+	/* Without a token the server refuses the command. */
+	run_cli_args(ARGS("-p", port, "SET", "authed", "1"), NULL, &res);
+	check_run(&res, 1, "ERROR: Authentication required\n");
+	run_cli_args(ARGS("--token", CLI_TOKEN, "-p", port, "SET", "authed", "1"), NULL, &res);
+	check_run(&res, 0, "OK\n");
+	run_cli_args(ARGS("-token=" CLI_TOKEN, "-tls", "-ca-cert", f->ca, "-p", tport, "LOOKUP",
+	                  "authed"),
+	             NULL, &res);
+	check_run(&res, 0, "1\n");
+	/* -auth takes the token from MINIDB_TOKEN. */
+	assert_int_equal(setenv("MINIDB_TOKEN", CLI_TOKEN, 1), 0);
+	run_cli_args(ARGS("-auth", "-p", port, "LOOKUP", "authed"), NULL, &res);
+	unsetenv("MINIDB_TOKEN");
+	check_run(&res, 0, "1\n");
+
+	run_cli_args(ARGS("--token", WRONG_TOKEN, "-p", port, "SET", "authed", "2"), NULL, &res);
+	int leaked = strstr(res.out, WRONG_TOKEN) != NULL || strstr(res.err, WRONG_TOKEN) != NULL;
+	check_refused(&res, 1, "Authentication failed");
+	assert_false(leaked);
+	/* The refused command never ran. */
+	run_cli_args(ARGS("--token", CLI_TOKEN, "-p", port, "LOOKUP", "authed"), NULL, &res);
+	check_run(&res, 0, "1\n");
+	/* A bad option never echoes what followed '='. */
+	run_cli_args(ARGS("--tokn=" WRONG_TOKEN, "-p", port, "PING"), NULL, &res);
+	leaked = strstr(res.err, WRONG_TOKEN) != NULL;
+	check_refused(&res, 2, "unknown option");
+	assert_false(leaked);
+
+	assert_int_equal(mdb_stop(s), 0);
+	free(cfg);
+}
+
+static void mutual_tls_needs_the_client_certificate_when_the_server_requires_one(void **state)
+{
+	tls_fx *f = *state;
+	int tls_port;
+	mdb_server *s = start_tls_server(
+	        f, ARGS("--tls-client-ca-file", f->ca, "--tls-client-auth", "required"), &tls_port);
+	char port[16];
+	mdb_proc res;
+	port_str(port, tls_port);
+
+	run_cli_args(ARGS("-tls", "-ca-cert", f->ca, "-p", port, "PING"), NULL, &res);
+	check_refused(&res, 2, "certificate");
+	run_cli_args(ARGS("-tls", "-ca-cert", f->ca, "--cert", f->client_cert, "--key",
+	                  f->client_key, "-p", port, "SET", "mtls", "yes"),
+	             NULL, &res);
+	check_run(&res, 0, "OK\n");
+	run_cli_args(ARGS("-ca-cert", f->ca, "-cert", f->client_cert, "-key", f->client_key, "-p",
+	                  port, "LOOKUP", "mtls"),
+	             NULL, &res);
+	check_run(&res, 0, "yes\n");
+	/* A certificate from a CA the server does not trust is refused. */
+	run_cli_args(ARGS("-tls", "-ca-cert", f->ca, "--cert", f->other_cert, "--key", f->other_key,
+	                  "-p", port, "PING"),
+	             NULL, &res);
+	check_refused(&res, 2, "certificate");
+	/* A key that is not the certificate's is caught before connecting. */
+	run_cli_args(ARGS("-tls", "-ca-cert", f->ca, "--cert", f->client_cert, "--key",
+	                  f->other_key, "-p", port, "PING"),
+	             NULL, &res);
+	check_refused(&res, 2, "does not match");
+
+	assert_int_equal(mdb_stop(s), 0);
+}
+
+/* Mutual TLS as identity: the client certificate's CN ("app") names a token,
+ * so the CLI needs no token and gets that token's permissions. */
+static void a_client_certificate_named_after_a_token_needs_no_token(void **state)
+{
+	tls_fx *f = *state;
+	mdb_proc res;
+	run_hash_token((const char *const[]){"--sha256", "app-token-4d2e", NULL}, NULL, &res);
+	assert_int_equal(res.status, 0);
+	char body[512];
+	snprintf(body, sizeof body,
+	         "security:\n  auth_enabled: true\n  tokens:\n    - name: app\n"
+	         "      hash: \"%.*s\"\n      permissions: read,write\n",
+	         (int)strcspn(res.out, "\n"), res.out);
+	mdb_proc_free(&res);
+	char *cfg = write_auth_config(f, "mtls-auth.yaml", body);
+	int tls_port;
+	mdb_server *s = start_tls_server(f,
+	                                 ARGS("--config", cfg, "--tls-client-ca-file", f->ca,
+	                                      "--tls-client-auth", "optional"),
+	                                 &tls_port);
+	char port[16];
+	port_str(port, tls_port);
+
+	run_cli_args(ARGS("-tls", "-ca-cert", f->ca, "-p", port, "SET", "by_cert", "1"), NULL,
+	             &res);
+	check_run(&res, 1, "ERROR: Authentication required\n");
+	run_cli_args(ARGS("-tls", "-ca-cert", f->ca, "--cert", f->client_cert, "--key",
+	                  f->client_key, "-p", port, "SET", "by_cert", "1"),
+	             NULL, &res);
+	check_run(&res, 0, "OK\n");
+	/* The token's permissions, no more: app has no admin. */
+	run_cli_args(ARGS("-tls", "-ca-cert", f->ca, "--cert", f->client_cert, "--key",
+	                  f->client_key, "-p", port, "FLUSHALL"),
+	             NULL, &res);
+	assert_int_equal(res.status, 1);
+	assert_non_null(strstr(res.out, "NOPERM"));
+	mdb_proc_free(&res);
+	run_cli_args(ARGS("--token", "app-token-4d2e", "-tls", "-ca-cert", f->ca, "-p", port,
+	                  "LOOKUP", "by_cert"),
+	             NULL, &res);
+	check_run(&res, 0, "1\n");
+
+	assert_int_equal(mdb_stop(s), 0);
+	free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -217,5 +640,22 @@ int main(void)
 	        cmocka_unit_test(an_unreachable_server_is_an_error_not_a_hang),
 	        cmocka_unit_test(hash_token_prints_the_config_line_and_never_the_token_on_stderr),
 	};
-	return cmocka_run_group_tests(tests, mdb_group_start, mdb_group_stop);
+	const struct CMUnitTest tls_tests[] = {
+	        cmocka_unit_test(tls_set_and_lookup_round_trip_when_the_ca_verifies_the_server),
+	        cmocka_unit_test(tls_piped_session_prints_one_reply_per_line),
+	        cmocka_unit_test(
+	                tls_with_a_ca_that_did_not_sign_the_server_fails_verification_with_exit_2),
+	        cmocka_unit_test(tls_checks_the_host_name_in_the_certificate),
+	        cmocka_unit_test(tls_insecure_connects_without_verifying),
+	        cmocka_unit_test(
+	                tls_against_a_plaintext_port_and_plaintext_against_tls_fail_with_exit_2),
+	        cmocka_unit_test(token_authenticates_and_a_wrong_token_exits_1_without_printing_it),
+	        cmocka_unit_test(
+	                mutual_tls_needs_the_client_certificate_when_the_server_requires_one),
+	        cmocka_unit_test(a_client_certificate_named_after_a_token_needs_no_token),
+	};
+	int failed = cmocka_run_group_tests(tests, mdb_group_start, mdb_group_stop);
+	failed += cmocka_run_group_tests_name("minidb-cli TLS and auth", tls_tests, tls_group_start,
+	                                      tls_group_stop);
+	return failed;
 }

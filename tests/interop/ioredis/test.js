@@ -18,6 +18,8 @@ const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const path = require('node:path');
 const Redis = require('ioredis');
+const fs = require('node:fs');
+const { spawnSync } = require('node:child_process');
 const { MULT, sleep, within, setup } = require('../lib/minidb-server.js');
 
 const BIN = process.env.MINIDB_BIN || path.resolve(__dirname, '../../../build/minidb');
@@ -26,7 +28,7 @@ const STOP_TIMEOUT_MS = 10000 * MULT;
 const TEST_TIMEOUT_MS = 30000 * MULT;
 const WATCHDOG_MS = 110000 * MULT;
 
-const { startServer, stopServer } = setup({
+const { startServer, stopServer, freshDir } = setup({
   name: 'ioredis',
   bin: BIN,
   watchdogMs: WATCHDOG_MS,
@@ -242,6 +244,131 @@ test('the client reconnects to a server restarted on the same port', { timeout: 
   assert.equal(await redis.get('r:k'), null);
   assert.equal(await redis.get('r:during'), 'queued');
   assert.equal(await redis.incr('r:n'), 1);
+});
+
+// ---- authentication and TLS, each against a server of its own ----
+
+function sha256Line(token) {
+  return `sha256$${crypto.createHash('sha256').update(token).digest('hex')}`;
+}
+
+// A config file with auth on and three named tokens.
+function authConfig(dir) {
+  const file = path.join(dir, 'minidb.yaml');
+  fs.writeFileSync(
+    file,
+    [
+      'security:',
+      '  auth_enabled: true',
+      '  tokens:',
+      `    - {name: app, hash: "${sha256Line('app-token')}", permissions: "read,write"}`,
+      `    - {name: reports, hash: "${sha256Line('reports-token')}", permissions: read}`,
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+function client(opts) {
+  const c = new Redis({
+    host: '127.0.0.1',
+    connectTimeout: 5000 * MULT,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null, // no reconnection: a refusal must surface
+    lazyConnect: true,
+    ...opts,
+  });
+  c.on('error', () => {});
+  return c;
+}
+
+async function refusedWith(opts, re) {
+  const errors = [];
+  const c = client(opts);
+  c.on('error', (e) => errors.push(e.message));
+  await assert.rejects(c.connect());
+  c.disconnect();
+  assert.ok(errors.some((m) => re.test(m)), `errors seen: ${JSON.stringify(errors)}`);
+}
+
+test('ioredis authenticates with password, and with username and password, as Redis clients do', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const dir = freshDir('auth');
+  const srv = await startServer({ args: ['--config', authConfig(dir)] });
+  try {
+    // No ready check: its INFO would be refused before any command is sent.
+    const anon = client({ port: srv.port, enableReadyCheck: false });
+    await anon.connect();
+    await assert.rejects(anon.get('k'), /NOAUTH Authentication required/);
+    anon.disconnect();
+
+    // A refused AUTH reaches the application as an 'error' event; the
+    // connect promise then fails as the connection closes.
+    await refusedWith({ port: srv.port, password: 'wrong' }, /^WRONGPASS invalid username-password pair/);
+
+    const app = client({ port: srv.port, password: 'app-token' });
+    await app.connect();
+    assert.equal(await app.set('a:k', 'v'), 'OK');
+    assert.equal(await app.get('a:k'), 'v');
+    await assert.rejects(app.flushall(), /NOPERM this token \('app'\) may not run 'flushall': it needs the admin permission/);
+    app.disconnect();
+
+    const reports = client({ port: srv.port, username: 'reports', password: 'reports-token' });
+    await reports.connect();
+    assert.equal(await reports.get('a:k'), 'v');
+    await assert.rejects(reports.set('a:k', 'x'), /NOPERM/);
+    assert.equal(await reports.get('a:k'), 'v');
+    reports.disconnect();
+
+    await refusedWith({ port: srv.port, username: 'reports', password: 'app-token' }, /^WRONGPASS/);
+  } finally {
+    assert.equal(await stopServer(srv), 0);
+  }
+});
+
+// A throwaway CA and a server certificate for 127.0.0.1 and localhost,
+// made with the openssl command.
+function makeCerts(dir) {
+  const run = (args) => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
+  };
+  fs.writeFileSync(path.join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=interop CA']);
+  run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost']);
+  run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'ext.cnf']);
+  return { ca: path.join(dir, 'ca.crt'), cert: path.join(dir, 'server.crt'), key: path.join(dir, 'server.key') };
+}
+
+test('ioredis over TLS verifies the certificate, authenticates and round-trips, beside a plaintext port', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const dir = freshDir('tls');
+  const certs = makeCerts(dir);
+  const srv = await startServer({
+    wantTls: true,
+    args: ['--config', authConfig(dir), '--tls-port', '0', '--tls-cert-file', certs.cert, '--tls-key-file', certs.key],
+  });
+  try {
+    const secure = client({ port: srv.tlsPort, password: 'app-token', tls: { ca: fs.readFileSync(certs.ca), servername: 'localhost' } });
+    await secure.connect();
+    const big = crypto.randomBytes(300000);
+    assert.equal(await secure.set('t:big', big), 'OK');
+    assert.ok((await secure.getBuffer('t:big')).equals(big));
+    const pipe = secure.pipeline();
+    for (let i = 0; i < 1000; i++) pipe.incr('t:n');
+    const res = await pipe.exec();
+    assert.equal(res[999][1], 1000);
+    secure.disconnect();
+
+    // The same key through the plaintext port: one keyspace.
+    const plain = client({ port: srv.port, password: 'app-token' });
+    await plain.connect();
+    assert.equal(await plain.get('t:n'), '1000');
+    plain.disconnect();
+
+    // Without the CA the client refuses the server's certificate.
+    await refusedWith({ port: srv.tlsPort, password: 'app-token', tls: { servername: 'localhost' } }, /self[- ]signed|unable to (get|verify)|certificate/i);
+  } finally {
+    assert.equal(await stopServer(srv), 0);
+  }
 });
 
 test('the server stops with status 0 on SIGTERM after QUIT', { timeout: TEST_TIMEOUT_MS }, async () => {

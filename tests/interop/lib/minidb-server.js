@@ -73,12 +73,14 @@ function setup({ name, bin, watchdogMs, startTimeoutMs, stopTimeoutMs }) {
   const hasSetpriv = spawnSync('setpriv', ['--help'], { stdio: 'ignore' }).status === 0;
 
   // Starts the server on port (default 0: any) and dataDir (default a fresh
-  // dir under tmpRoot). Resolves with { proc, port, exited, log() } once it
-  // logged "listening"; rejects with its log when it exits first or takes
-  // longer than startTimeoutMs.
-  function startServer({ port = 0, dataDir } = {}) {
+  // dir under tmpRoot), with extra flags in args. Resolves with { proc,
+  // port, tlsPort, exited, log() } once it logged "listening" (and, with
+  // wantTls, also the --tls-port listener's line, "listener":"tls");
+  // rejects with its log when it exits first or takes longer
+  // than startTimeoutMs.
+  function startServer({ port = 0, dataDir, args: extra = [], wantTls = false } = {}) {
     const dir = dataDir || fs.mkdtempSync(path.join(tmpRoot, 'data-'));
-    const args = ['--port', String(port), '--data-dir', dir, '--log-format', 'json'];
+    const args = ['--port', String(port), '--data-dir', dir, '--log-format', 'json', ...extra];
     const proc = hasSetpriv
       ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
       : spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -95,7 +97,7 @@ function setup({ name, bin, watchdogMs, startTimeoutMs, stopTimeoutMs }) {
         resolve(exitStatus(code, signal));
       });
     });
-    const server = { proc, port: 0, exited, log: () => log };
+    const server = { proc, port: 0, tlsPort: 0, exited, log: () => log };
     return new Promise((resolve, reject) => {
       let pending = '';
       const timer = setTimeout(() => {
@@ -104,7 +106,7 @@ function setup({ name, bin, watchdogMs, startTimeoutMs, stopTimeoutMs }) {
       }, startTimeoutMs);
       proc.stderr.on('data', (chunk) => {
         keep(chunk);
-        if (server.port) return;
+        if (server.port && (!wantTls || server.tlsPort)) return;
         pending += chunk.toString();
         let nl;
         while ((nl = pending.indexOf('\n')) >= 0) {
@@ -116,8 +118,12 @@ function setup({ name, bin, watchdogMs, startTimeoutMs, stopTimeoutMs }) {
           } catch {
             continue;
           }
-          if (rec.msg === 'listening' && rec.component === 'server' && rec.port > 0) {
-            server.port = rec.port;
+          if (rec.msg !== 'listening' || rec.component !== 'server' || !(rec.port > 0)) continue;
+          // The --tls-port listener says "listener":"tls"; the client port's
+          // line has no listener field (and "tls":true under --tls).
+          if (rec.listener === 'tls' && !server.tlsPort) server.tlsPort = rec.port;
+          else if (rec.listener !== 'tls' && !server.port) server.port = rec.port;
+          if (server.port && (!wantTls || server.tlsPort)) {
             clearTimeout(timer);
             resolve(server);
             return;
