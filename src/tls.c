@@ -276,6 +276,13 @@ int tls_read(SSL *ssl, void *p, size_t n, size_t *got, char *why, size_t whylen)
 		errno = 0;
 		if (SSL_read_ex(ssl, (char *)p + total, n - total, &k) == 1) {
 			total += k;
+			/* A short record with nothing left inside OpenSSL ends a
+			 * request: stop rather than try the socket again (a read()
+			 * that would only say EAGAIN, once per request); epoll
+			 * reports anything else the socket holds. A full record
+			 * is likely followed by more: keep reading. */
+			if (k < SSL3_RT_MAX_PLAIN_LENGTH && !SSL_has_pending(ssl))
+				break;
 			continue;
 		}
 		st = status_of(ssl, 0, why, whylen);

@@ -43,9 +43,12 @@ SSL *tls_new(SSL_CTX *ctx, int fd);
 int tls_handshake(SSL *ssl, char *why, size_t whylen);
 
 /* Reads decrypted bytes into p[0..n), record after record, until n bytes are
- * there (TLS_OK; more may wait inside ssl: tls_has_pending) or the socket has
- * nothing more (TLS_WANT_READ). *got is the count read whatever the status
- * (bytes may precede a TLS_WANT_*, an EOF or a failure). */
+ * there (TLS_OK; more may wait inside ssl: tls_has_pending), a record
+ * shorter than the maximum left OpenSSL holding nothing (TLS_OK: the
+ * caller's level-triggered poll reports what the socket still holds; this
+ * saves a read() that would say EAGAIN once per request), or the socket
+ * had nothing (TLS_WANT_READ). *got is the count read
+ * whatever the status (bytes may precede a TLS_WANT_*, an EOF or a failure). */
 int tls_read(SSL *ssl, void *p, size_t n, size_t *got, char *why, size_t whylen);
 
 /* Writes p[0..n) (partial writes allowed: *put says how much left). After a

@@ -8,10 +8,11 @@
  * exit 1, "Authentication failed", the token never printed).
  *
  * One plaintext server serves the first group; the TLS group makes a CA and
- * certificates with the openssl command in a temp dir and starts its own
- * servers (--tls-port 0; mdb_server_tls_port reads the port it logged). Each
- * run of the CLI is bounded by mdb_run's deadline. What the CLI did is
- * checked through a separate harness connection where it matters.
+ * certificates with the openssl command (tests/tls_certs.h) in a temp dir
+ * and starts its own servers (--tls-port 0; mdb_server_tls_port reads the
+ * port it logged). Each run of the CLI is bounded by mdb_run's deadline.
+ * What the CLI did is checked through a separate harness connection where
+ * it matters.
  */
 #include <limits.h>
 #include <stdarg.h>
@@ -27,26 +28,36 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "../tls_certs.h"
 #include "harness.h"
 
-/* Runs minidb-cli -p <port> words... with input on stdin (NULL: none). */
-static void run_cli(int port, const char *const words[], const char *input, mdb_proc *res)
+/* Runs minidb-cli args... with input on stdin (NULL: none). */
+static void run_cli_args(const char *const args[], const char *input, mdb_proc *res)
 {
-	char portstr[16];
-	snprintf(portstr, sizeof portstr, "%d", port);
-	const char *argv[32];
+	const char *argv[40];
 	int argc = 0;
 	argv[argc++] = mdb_binary_path("MINIDB_CLI", "minidb-cli");
-	argv[argc++] = "-p";
-	argv[argc++] = portstr;
-	for (int i = 0; words != NULL && words[i] != NULL && argc < 31; i++)
-		argv[argc++] = words[i];
+	for (int i = 0; args[i] != NULL && argc < 39; i++)
+		argv[argc++] = args[i];
 	argv[argc] = NULL;
 	assert_int_equal(mdb_run(argv, input, input ? strlen(input) : 0,
 	                         mdb_timeout_ms(MDB_RUN_TIMEOUT_MS), res),
 	                 0);
 	if (res->status < 0)
 		print_error("minidb-cli was killed at the deadline; stderr: %s\n", res->err);
+}
+
+/* Runs minidb-cli -p <port> words... with input on stdin (NULL: none). */
+static void run_cli(int port, const char *const words[], const char *input, mdb_proc *res)
+{
+	char portstr[16];
+	snprintf(portstr, sizeof portstr, "%d", port);
+	const char *args[32] = {"-p", portstr};
+	int argc = 2;
+	for (int i = 0; words != NULL && words[i] != NULL && argc < 31; i++)
+		args[argc++] = words[i];
+	args[argc] = NULL;
+	run_cli_args(args, input, res);
 }
 
 /* Fails unless the run exited with status and printed exactly out. */
@@ -62,6 +73,15 @@ static void check_run(mdb_proc *res, int status, const char *out)
 	mdb_proc_free(res);
 }
 
+/* Fails unless a plaintext harness connection to port gets want for cmd. */
+static void check_plain(int port, const char *cmd, const char *want)
+{
+	mdb_conn *c = mdb_conn_open(port);
+	assert_non_null(c);
+	mdb_assert_cmd(c, cmd, want);
+	mdb_conn_close(c);
+}
+
 static void one_shot_set_prints_ok_and_exits_0(void **state)
 {
 	mdb_server *s = *state;
@@ -70,19 +90,13 @@ static void one_shot_set_prints_ok_and_exits_0(void **state)
 	run_cli(s->port, words, NULL, &res);
 	check_run(&res, 0, "OK\n");
 
-	mdb_conn *c = mdb_conn_open(s->port);
-	assert_non_null(c);
-	mdb_assert_cmd(c, "LOOKUP cli_key", "cli_value");
-	mdb_conn_close(c);
+	check_plain(s->port, "LOOKUP cli_key", "cli_value");
 }
 
 static void one_shot_lookup_prints_the_value_and_exits_0(void **state)
 {
 	mdb_server *s = *state;
-	mdb_conn *c = mdb_conn_open(s->port);
-	assert_non_null(c);
-	mdb_assert_cmd(c, "SET cli_lookup_key found it", "OK");
-	mdb_conn_close(c);
+	check_plain(s->port, "SET cli_lookup_key found it", "OK");
 
 	static const char *const words[] = {"LOOKUP", "cli_lookup_key", NULL};
 	mdb_proc res;
@@ -116,10 +130,7 @@ static void one_shot_words_with_blanks_are_sent_quoted(void **state)
 	run_cli(s->port, words, NULL, &res);
 	check_run(&res, 0, "OK\n");
 
-	mdb_conn *c = mdb_conn_open(s->port);
-	assert_non_null(c);
-	mdb_assert_cmd(c, "LOOKUP \"cli key\"", "two  words\tand \"quotes\"");
-	mdb_conn_close(c);
+	check_plain(s->port, "LOOKUP \"cli key\"", "two  words\tand \"quotes\"");
 }
 
 static void a_piped_session_prints_one_reply_per_line(void **state)
@@ -227,54 +238,8 @@ typedef struct tls_fx {
 	char other_ca[PATH_MAX], other_cert[PATH_MAX], other_key[PATH_MAX];
 	mdb_server *s;
 	int tls_port;
+	char tls_port_s[16]; /* tls_port as a CLI argument */
 } tls_fx;
-
-/* Runs openssl with args; 0 when it exited 0, else -1 after printing its
- * stderr. */
-static int run_openssl(const char *openssl, const char *const args[])
-{
-	const char *argv[40];
-	int argc = 0;
-	argv[argc++] = openssl;
-	for (int i = 0; args[i] != NULL && argc < 39; i++)
-		argv[argc++] = args[i];
-	argv[argc] = NULL;
-	mdb_proc res;
-	if (mdb_run(argv, NULL, 0, mdb_timeout_ms(MDB_RUN_TIMEOUT_MS), &res) != 0)
-		return -1;
-	int ok = res.status == 0;
-	if (!ok)
-		fprintf(stderr, "openssl %s: exit %d: %s\n", args[0], res.status, res.err);
-	mdb_proc_free(&res);
-	return ok ? 0 : -1;
-}
-
-/* A P-256 key and a certificate for subject in dir: a self-signed CA when ca
- * is NULL, else signed by ca/ca_key with ext (extension lines) added. cert
- * and key (PATH_MAX each) receive the paths. */
-static int make_cert(const char *openssl, const char *dir, const char *name, const char *subject,
-                     const char *ca, const char *ca_key, const char *ext, char *cert, char *key)
-{
-	char csr[PATH_MAX], extfile[PATH_MAX];
-	snprintf(cert, PATH_MAX, "%s/%s.pem", dir, name);
-	snprintf(key, PATH_MAX, "%s/%s.key", dir, name);
-	snprintf(csr, sizeof csr, "%s/%s.csr", dir, name);
-	snprintf(extfile, sizeof extfile, "%s/%s.ext", dir, name);
-	if (ca == NULL)
-		return run_openssl(openssl, ARGS("req", "-x509", "-newkey", "ec", "-pkeyopt",
-		                                 "ec_paramgen_curve:P-256", "-nodes", "-keyout",
-		                                 key, "-out", cert, "-days", "2", "-subj", subject,
-		                                 "-addext", "basicConstraints=critical,CA:TRUE"));
-	if (mdb_write_file(extfile, ext, strlen(ext)) != 0)
-		return -1;
-	if (run_openssl(openssl,
-	                ARGS("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-	                     "-nodes", "-keyout", key, "-out", csr, "-subj", subject)) != 0)
-		return -1;
-	return run_openssl(openssl, ARGS("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
-	                                 "-CAcreateserial", "-out", cert, "-days", "2", "-extfile",
-	                                 extfile));
-}
 
 /* Starts a server with a TLS port and the group's server certificate plus
  * extra (NULL-terminated, may be NULL); fails the test if it does not start.
@@ -305,28 +270,42 @@ static int tls_group_start(void **state)
 		return -1;
 	}
 	tls_fx *f = calloc(1, sizeof *f);
-	char ca_key[PATH_MAX], other_ca_key[PATH_MAX];
 	int rc = -1;
 	if (f == NULL || (f->dir = mdb_temp_dir()) == NULL)
 		goto out;
-	if (make_cert(openssl, f->dir, "ca", "/CN=minidb test CA", NULL, NULL, NULL, f->ca,
-	              ca_key) != 0 ||
-	    make_cert(openssl, f->dir, "server", "/CN=localhost", f->ca, ca_key,
-	              "subjectAltName=DNS:localhost,IP:127.0.0.1\n", f->server_cert,
-	              f->server_key) != 0 ||
-	    make_cert(openssl, f->dir, "client", "/CN=app", f->ca, ca_key,
-	              "extendedKeyUsage=clientAuth\n", f->client_cert, f->client_key) != 0 ||
-	    make_cert(openssl, f->dir, "other-ca", "/CN=some other CA", NULL, NULL, NULL,
-	              f->other_ca, other_ca_key) != 0 ||
-	    make_cert(openssl, f->dir, "other", "/CN=app", f->other_ca, other_ca_key,
-	              "extendedKeyUsage=clientAuth\n", f->other_cert, f->other_key) != 0)
+	static const char ca_ext[] = "basicConstraints=critical,CA:TRUE";
+	static const char client_ext[] = "extendedKeyUsage=clientAuth\n";
+	if (tls_certs_make_ca(f->dir, "ca", "/CN=minidb test CA", ca_ext) != 0 ||
+	    tls_certs_make_signed(f->dir, "server", "ca", "/CN=localhost",
+	                          "subjectAltName=DNS:localhost,IP:127.0.0.1\n") != 0 ||
+	    tls_certs_make_signed(f->dir, "client", "ca", "/CN=app", client_ext) != 0 ||
+	    tls_certs_make_ca(f->dir, "other-ca", "/CN=some other CA", ca_ext) != 0 ||
+	    tls_certs_make_signed(f->dir, "other", "other-ca", "/CN=app", client_ext) != 0)
 		goto out;
+	struct {
+		char *path;
+		const char *name, *suffix;
+	} paths[] = {
+	        {f->ca, "ca", ".pem"},
+	        {f->server_cert, "server", ".pem"},
+	        {f->server_key, "server", ".key"},
+	        {f->client_cert, "client", ".pem"},
+	        {f->client_key, "client", ".key"},
+	        {f->other_ca, "other-ca", ".pem"},
+	        {f->other_cert, "other", ".pem"},
+	        {f->other_key, "other", ".key"},
+	};
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+		if (tls_certs_path(paths[i].path, PATH_MAX, f->dir, paths[i].name,
+		                   paths[i].suffix) != 0)
+			goto out;
 	const char *args[] = {
 	        "--tls-port",  "0", "--tls-cert-file", f->server_cert, "--tls-key-file",
 	        f->server_key, NULL};
 	f->s = mdb_start(args);
 	if (f->s == NULL || (f->tls_port = mdb_server_tls_port(f->s)) < 0)
 		goto out;
+	snprintf(f->tls_port_s, sizeof f->tls_port_s, "%d", f->tls_port);
 	rc = 0;
 out:
 	free(openssl);
@@ -354,22 +333,6 @@ static int tls_group_stop(void **state)
 	return status == 0 ? 0 : -1;
 }
 
-/* Runs minidb-cli args... with input on stdin (NULL: none). */
-static void run_cli_args(const char *const args[], const char *input, mdb_proc *res)
-{
-	const char *argv[40];
-	int argc = 0;
-	argv[argc++] = mdb_binary_path("MINIDB_CLI", "minidb-cli");
-	for (int i = 0; args[i] != NULL && argc < 39; i++)
-		argv[argc++] = args[i];
-	argv[argc] = NULL;
-	assert_int_equal(mdb_run(argv, input, input ? strlen(input) : 0,
-	                         mdb_timeout_ms(MDB_RUN_TIMEOUT_MS), res),
-	                 0);
-	if (res->status < 0)
-		print_error("minidb-cli was killed at the deadline; stderr: %s\n", res->err);
-}
-
 /* Fails unless the run exited with status, printed nothing on stdout and
  * said err_part on stderr (the reason, not a reply). */
 static void check_refused(mdb_proc *res, int status, const char *err_part)
@@ -392,9 +355,8 @@ static void port_str(char buf[16], int port)
 static void tls_set_and_lookup_round_trip_when_the_ca_verifies_the_server(void **state)
 {
 	tls_fx *f = *state;
-	char port[16];
+	const char *port = f->tls_port_s;
 	mdb_proc res;
-	port_str(port, f->tls_port);
 
 	run_cli_args(ARGS("-tls", "-ca-cert", f->ca, "-p", port, "SET", "tls_key", "over tls"),
 	             NULL, &res);
@@ -413,18 +375,14 @@ static void tls_set_and_lookup_round_trip_when_the_ca_verifies_the_server(void *
 	check_run(&res, 0, "over tls\n");
 
 	/* What the CLI wrote is there for a plaintext client too. */
-	mdb_conn *c = mdb_conn_open(f->s->port);
-	assert_non_null(c);
-	mdb_assert_cmd(c, "LOOKUP tls_key", "over tls");
-	mdb_conn_close(c);
+	check_plain(f->s->port, "LOOKUP tls_key", "over tls");
 }
 
 static void tls_piped_session_prints_one_reply_per_line(void **state)
 {
 	tls_fx *f = *state;
-	char port[16];
+	const char *port = f->tls_port_s;
 	mdb_proc res;
-	port_str(port, f->tls_port);
 
 	run_cli_args(ARGS("-tls", "-ca-cert", f->ca, "-p", port), "SET p 1\nLOOKUP p\nEXIT\n",
 	             &res);
@@ -434,9 +392,8 @@ static void tls_piped_session_prints_one_reply_per_line(void **state)
 static void tls_with_a_ca_that_did_not_sign_the_server_fails_verification_with_exit_2(void **state)
 {
 	tls_fx *f = *state;
-	char port[16];
+	const char *port = f->tls_port_s;
 	mdb_proc res;
-	port_str(port, f->tls_port);
 
 	run_cli_args(ARGS("-tls", "-ca-cert", f->other_ca, "-p", port, "SET", "unverified", "x"),
 	             NULL, &res);
@@ -445,18 +402,14 @@ static void tls_with_a_ca_that_did_not_sign_the_server_fails_verification_with_e
 	run_cli_args(ARGS("-tls", "-p", port, "PING"), NULL, &res);
 	check_refused(&res, 2, "certificate verification failed");
 	/* Nothing was sent before the check failed. */
-	mdb_conn *c = mdb_conn_open(f->s->port);
-	assert_non_null(c);
-	mdb_assert_cmd(c, "LOOKUP unverified", "NOT FOUND");
-	mdb_conn_close(c);
+	check_plain(f->s->port, "LOOKUP unverified", "NOT FOUND");
 }
 
 static void tls_checks_the_host_name_in_the_certificate(void **state)
 {
 	tls_fx *f = *state;
-	char port[16];
+	const char *port = f->tls_port_s;
 	mdb_proc res;
-	port_str(port, f->tls_port);
 
 	run_cli_args(ARGS("-tls", "-ca-cert", f->ca, "--sni", "db.elsewhere.example", "-p", port,
 	                  "PING"),
@@ -467,9 +420,8 @@ static void tls_checks_the_host_name_in_the_certificate(void **state)
 static void tls_insecure_connects_without_verifying(void **state)
 {
 	tls_fx *f = *state;
-	char port[16];
+	const char *port = f->tls_port_s;
 	mdb_proc res;
-	port_str(port, f->tls_port);
 
 	run_cli_args(ARGS("-tls", "--insecure", "-p", port, "PING"), NULL, &res);
 	check_run(&res, 0, "PONG\n");

@@ -4,10 +4,11 @@
  * client certificate mapped to a token, the handshake timeout, a
  * certificate reload under load, and the output buffer limits.
  *
- * Certificates are made at test time with the openssl command in a temp
- * dir: a CA, a server certificate for localhost/127.0.0.1, a second one for
- * the reload, a client certificate CN=app from the CA and one from another
- * CA. Each test starts its own server on free ports.
+ * Certificates are made at test time with the openssl command
+ * (tests/tls_certs.h) in a temp dir: a CA, a server certificate for
+ * localhost/127.0.0.1, a second one for the reload, a client certificate
+ * CN=app from the CA and one from another CA. Each test starts its own
+ * server on free ports.
  */
 #ifndef _GNU_SOURCE /* CMake defines it for every file; this is for other builds */
 #define _GNU_SOURCE
@@ -36,6 +37,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "../tls_certs.h"
 #include "harness.h"
 
 static char *certdir;
@@ -51,62 +53,6 @@ static const char *cpath(const char *name)
 	return p;
 }
 
-/* Runs the openssl command with up to 30 arguments (NULL-terminated).
- * Returns its exit status, -1 if it could not run. */
-static int openssl_cmd(const char *first, ...)
-{
-	const char *argv[32];
-	int n = 0;
-	argv[n++] = openssl_bin;
-	va_list ap;
-	va_start(ap, first);
-	for (const char *a = first; a && n < 31; a = va_arg(ap, const char *))
-		argv[n++] = a;
-	va_end(ap);
-	argv[n] = NULL;
-	mdb_proc r;
-	if (mdb_run(argv, NULL, 0, mdb_timeout_ms(60000), &r) != 0)
-		return -1;
-	int st = r.status;
-	if (st != 0)
-		fprintf(stderr, "openssl %s: %s\n", first, r.err);
-	mdb_proc_free(&r);
-	return st;
-}
-
-static int make_ca(const char *name, const char *subject)
-{
-	char key[64], crt[64];
-	snprintf(key, sizeof key, "%s.key", name);
-	snprintf(crt, sizeof crt, "%s.pem", name);
-	return openssl_cmd("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-	                   "-nodes", "-keyout", cpath(key), "-out", cpath(crt), "-days", "2",
-	                   "-subj", subject, NULL);
-}
-
-/* name.key and name.pem for subject, signed by ca, with an x509 extension
- * line (ext, may be NULL). */
-static int make_cert(const char *name, const char *ca, const char *subject, const char *ext)
-{
-	char key[64], csr[64], crt[64], cak[64], cap[64], extf[64];
-	snprintf(key, sizeof key, "%s.key", name);
-	snprintf(csr, sizeof csr, "%s.csr", name);
-	snprintf(crt, sizeof crt, "%s.pem", name);
-	snprintf(cak, sizeof cak, "%s.key", ca);
-	snprintf(cap, sizeof cap, "%s.pem", ca);
-	snprintf(extf, sizeof extf, "%s.ext", name);
-	if (openssl_cmd("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-	                "-nodes", "-keyout", cpath(key), "-out", cpath(csr), "-subj", subject,
-	                NULL) != 0)
-		return -1;
-	const char *e = ext ? ext : "basicConstraints=CA:FALSE\n";
-	if (mdb_write_file(cpath(extf), e, strlen(e)) != 0)
-		return -1;
-	return openssl_cmd("x509", "-req", "-in", cpath(csr), "-CA", cpath(cap), "-CAkey",
-	                   cpath(cak), "-CAcreateserial", "-days", "2", "-out", cpath(crt),
-	                   "-extfile", cpath(extf), NULL);
-}
-
 static int group_setup(void **state)
 {
 	(void)state;
@@ -119,11 +65,14 @@ static int group_setup(void **state)
 	if (!certdir)
 		return -1;
 	static const char server_san[] = "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
-	if (make_ca("ca", "/CN=minidb test CA") != 0 || make_ca("ca2", "/CN=another CA") != 0 ||
-	    make_cert("server", "ca", "/CN=localhost", server_san) != 0 ||
-	    make_cert("reloaded", "ca", "/CN=localhost-reloaded", server_san) != 0 ||
-	    make_cert("client", "ca", "/CN=app", NULL) != 0 ||
-	    make_cert("stranger", "ca2", "/CN=app", NULL) != 0)
+	static const char not_ca[] = "basicConstraints=CA:FALSE\n";
+	if (tls_certs_make_ca(certdir, "ca", "/CN=minidb test CA", NULL) != 0 ||
+	    tls_certs_make_ca(certdir, "ca2", "/CN=another CA", NULL) != 0 ||
+	    tls_certs_make_signed(certdir, "server", "ca", "/CN=localhost", server_san) != 0 ||
+	    tls_certs_make_signed(certdir, "reloaded", "ca", "/CN=localhost-reloaded",
+	                          server_san) != 0 ||
+	    tls_certs_make_signed(certdir, "client", "ca", "/CN=app", not_ca) != 0 ||
+	    tls_certs_make_signed(certdir, "stranger", "ca2", "/CN=app", not_ca) != 0)
 		return -1;
 	return 0;
 }
