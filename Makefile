@@ -50,7 +50,7 @@ crash-test: build
 bench: build
 	./bench/run.sh
 
-FORMAT_FILES = src/*.c src/*.h $(wildcard src/parquet/*.[ch]) tools/*.c tools/*.h tests/unit/*.c tests/unit/*.h tests/integration/*.c tests/integration/*.h tests/crash/*.c
+FORMAT_FILES = src/*.c src/*.h $(wildcard src/parquet/*.[ch]) tools/*.c tools/*.h tests/unit/*.c tests/unit/*.h tests/integration/*.c tests/integration/*.h tests/*.h tests/crash/*.c
 
 format:
 	clang-format -i $(FORMAT_FILES)

@@ -674,7 +674,7 @@ struct mset_race {
 	store_t *st;
 	_Atomic int done;
 	unsigned violations;
-	unsigned reads;
+	_Atomic unsigned reads; /* written by the reader, polled by the writer */
 };
 
 static void read_u64(const void *val, size_t vlen, int64_t expire_at_ms, void *arg)
@@ -730,6 +730,18 @@ static void run_mset_race(void *(*reader)(void *))
 		for (unsigned k = 0; k < MSET_KEYS; k++)
 			version[k] = v;
 		errors += store_mset(st, MSET_KEYS, keys, klens, vals, vlens, 0) != STORE_OK;
+	}
+	/* On a loaded machine the reader may not have run yet: keep writing
+	 * until it has read a few times (at most 10 s more). */
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (uint64_t v = MSET_ROUNDS + 1; atomic_load(&r.reads) < 4; v++) {
+		for (unsigned k = 0; k < MSET_KEYS; k++)
+			version[k] = v;
+		errors += store_mset(st, MSET_KEYS, keys, klens, vals, vlens, 0) != STORE_OK;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec > 10)
+			break;
 	}
 	atomic_store(&r.done, 1);
 	assert_int_equal(pthread_join(tid, NULL), 0);
