@@ -821,7 +821,9 @@ int security_check_command(security_t *s, cmd_ctx *ctx, const command *cmd)
 	if (cl->authenticated && cl->auth_gen != security_generation(s) &&
 	    !security_client_revalidate(s, cl)) {
 		security_count_revoked(s, 1);
+		client_lock(cl);
 		set_none(cl);
+		client_unlock(cl);
 		reply_noauth(ctx, "credentials revoked; authenticate again",
 		             "Authentication required (credentials revoked)");
 		ctx->out_flags |= CMD_OUT_CLOSE;
