@@ -717,7 +717,13 @@ static void conn_handshake(conn *c)
 		         LF_S("peer", c->client.peer),
 		         LF_S("error", st == TLS_EOF ? "connection closed by the peer" : why));
 		c->flags |= C_TLS_NOSHUT;
-		conn_close(c);
+		c->flags &= ~C_HANDSHAKE;
+		/* OpenSSL has queued its alert ("certificate required", ...).
+		 * Under TLS 1.3 the client may already have sent its first
+		 * request; closing with that unread would send a reset, and the
+		 * client's kernel would drop the alert. Linger instead: FIN after
+		 * the alert, then discard input until the peer closes. */
+		conn_linger(c);
 		return;
 	}
 	conn_worker *w = c->w;
