@@ -11,7 +11,7 @@ BENCH=build/minidb-bench
 DIR=$(mktemp -d)
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DIR"' EXIT INT TERM
 
-$BIN --port 0 --data-dir "$DIR/data" --log-format text 2>"$DIR/log" &
+$BIN --port 0 --http-port 0 --data-dir "$DIR/data" --log-format text 2>"$DIR/log" &
 PID=$!
 PORT=""
 for _ in $(seq 1 100); do

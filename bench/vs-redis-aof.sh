@@ -102,7 +102,7 @@ start_minidb() {
 	mkdir -p "$dir"
 	log=$dir/server.log
 	# shellcheck disable=SC2086 # MINIDB_ARGS is a list of flags
-	set -- "$MINIDB_BIN" --port 0 --data-dir "$dir/data" --fsync "$policy" --log-format json $MINIDB_ARGS
+	set -- "$MINIDB_BIN" --port 0 --http-port 0 --data-dir "$dir/data" --fsync "$policy" --log-format json $MINIDB_ARGS
 	SRV_CMD=$(quoted "$@")
 	: >"$log" # exists before the background job's redirection opens it
 	"$@" >>"$log" 2>&1 &

@@ -98,7 +98,7 @@ start_server() { # kind dir
 	mkdir -p "$dir"
 	if [ "$kind" = minidb ]; then
 		# shellcheck disable=SC2086
-		set -- "$MINIDB_BIN" --port 0 --data-dir "$dir/data" --snapshot-every 0 \
+		set -- "$MINIDB_BIN" --port 0 --http-port 0 --data-dir "$dir/data" --snapshot-every 0 \
 			--snapshot-on-shutdown=false --log-format json $MINIDB_ARGS
 		: >>"$log"
 		START_MS=$(now_ms)

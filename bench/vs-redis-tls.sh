@@ -146,7 +146,7 @@ start_server() {
 		minidb)
 			# shellcheck disable=SC2086 # MINIDB_ARGS is a list of flags
 			set -- "$MINIDB_BIN" --port "$p" --tls-port "$tp" --tls-cert-file "$CERT" \
-				--tls-key-file "$KEY" --data-dir "$dir/data" --log-format json $MINIDB_ARGS
+				--tls-key-file "$KEY" --data-dir "$dir/data" --http-port 0 --log-format json $MINIDB_ARGS
 			;;
 		redis)
 			# shellcheck disable=SC2086 # REDIS_ARGS is a list of flags

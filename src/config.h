@@ -106,6 +106,11 @@ typedef struct config {
 	                                  * client_output_soft_seconds; default 64m, 0 = none */
 	int client_output_soft_seconds;  /* --client-output-soft-seconds; default 60 */
 
+	/* Observability (http.c, observe.c). */
+	int http_port;   /* --http-port, metrics.port: /metrics, /healthz, /readyz;
+	                  * default 2112; 0 = off; -1 = any free port (tests) */
+	char *http_bind; /* --http-bind, metrics.bind; default "127.0.0.1" */
+
 	/* Authentication (auth.c, jwt.c, security.c). */
 	bool auth_enabled;    /* --auth, security.auth_enabled: every connection must
 	                       * authenticate (AUTH, a legacy per-command token or a

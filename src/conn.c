@@ -287,6 +287,51 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static const double request_seconds[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+                                         0.0025,  0.005,  0.01,    0.025,  0.05,
+                                         0.1,     0.25,   0.5,     1,      2.5};
+static mx_bounds request_bounds;
+static pthread_once_t request_bounds_once = PTHREAD_ONCE_INIT;
+
+static void request_bounds_init(void)
+{
+	mx_bounds_init(&request_bounds, request_seconds,
+	               sizeof(request_seconds) / sizeof(request_seconds[0]));
+}
+
+const mx_bounds *conn_request_bounds(void)
+{
+	pthread_once(&request_bounds_once, request_bounds_init);
+	return &request_bounds;
+}
+
+/* One request's figures, on the worker's own counters. */
+static void count_request(conn_worker *w, const command *cmd, int err_reason, uint64_t ns)
+{
+	if (!cmd) {
+		mx_counter_add(&w->unknown_cmds, 1);
+		if (err_reason > 0 && err_reason < REPLY_ERR_COUNT)
+			mx_counter_add(&w->unknown_errors[err_reason], 1);
+		return;
+	}
+	size_t n;
+	size_t i = (size_t)(cmd - command_table_get(&n));
+	if (i >= w->ncmetrics)
+		return;
+	cmd_metric *m = &w->cmetrics[i];
+	mx_counter_add(&m->calls, 1);
+	mx_hist_observe_ns(&m->duration, &request_bounds, ns);
+	if (err_reason > 0 && err_reason < REPLY_ERR_COUNT)
+		mx_counter_add(&m->errors[err_reason], 1);
+}
+
 /* Runs the command in c->av, replying in protocol proto. */
 static void execute(conn *c, enum reply_proto proto)
 {
@@ -304,7 +349,10 @@ static void execute(conn *c, enum reply_proto proto)
 	               .sec = w->sec};
 	size_t before = buf_used(&c->out);
 	uint64_t seq0 = w->hold_writes ? persist_thread_seq() : 0;
-	command_dispatch(&ctx);
+	uint64_t t0 = w->cmetrics ? now_ns() : 0;
+	const command *cmd = command_dispatch(&ctx);
+	if (w->cmetrics)
+		count_request(w, cmd, r.err_reason, now_ns() - t0);
 	if (w->hold_writes) {
 		uint64_t seq = persist_thread_seq();
 		if (seq != seq0 && c->hold_seq == 0) {
@@ -1014,6 +1062,15 @@ int conn_worker_init(conn_worker *w)
 		w->out_check = hard;
 	if (soft != 0 && soft < w->out_check)
 		w->out_check = soft;
+	if (w->cfg->http_port != 0) {
+		size_t n;
+		command_table_get(&n);
+		conn_request_bounds();
+		w->cmetrics = calloc(n, sizeof(*w->cmetrics));
+		if (!w->cmetrics)
+			return -ENOMEM;
+		w->ncmetrics = n;
+	}
 	return -pthread_mutex_init(&w->clients_lock, NULL);
 }
 
@@ -1038,6 +1095,8 @@ void conn_worker_revalidate(conn_worker *w)
 
 void conn_worker_destroy(conn_worker *w)
 {
+	free(w->cmetrics);
+	w->cmetrics = NULL;
 	pthread_mutex_destroy(&w->clients_lock);
 }
 

@@ -18,6 +18,8 @@
 #include "command.h"
 #include "config.h"
 #include "loop.h"
+#include "metrics.h"
+#include "reply.h"
 #include "store.h"
 
 typedef struct conn conn;
@@ -30,6 +32,18 @@ typedef struct conn_stats {
 	_Atomic uint64_t bytes_in;
 	_Atomic uint64_t bytes_out;
 } conn_stats;
+
+/* Per-command figures of one worker (single writer: its thread), summed
+ * over the workers at scrape time (observe.c). Indexed like the command
+ * table (command_table_get). */
+typedef struct cmd_metric {
+	mx_counter calls;
+	mx_counter errors[REPLY_ERR_COUNT]; /* by REPLY_ERR_* */
+	mx_hist duration;                   /* conn_request_bounds() */
+} cmd_metric;
+
+/* The request_duration_seconds buckets (built once; thread-safe). */
+const mx_bounds *conn_request_bounds(void);
 
 typedef struct conn_worker {
 	int id;
@@ -56,6 +70,11 @@ typedef struct conn_worker {
 	int draining;  /* shutting down: finish in-flight work, then close */
 	conn_stats stats;
 	cmd_stats cstats;
+	/* Request metrics (NULL when --http-port is 0: no clock reads then). */
+	cmd_metric *cmetrics;
+	size_t ncmetrics;
+	mx_counter unknown_cmds;                    /* requests naming no command */
+	mx_counter unknown_errors[REPLY_ERR_COUNT]; /* their errors */
 } conn_worker;
 
 /* Initialises the parts of w that conn.c owns (lock, lists, counters);

@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "http.h"
 #include "log.h"
+#include "observe.h"
 #include "persist.h"
 #include "security.h"
 #include "server.h"
@@ -191,6 +193,8 @@ int main(int argc, char **argv)
 	store_t *store = NULL;
 	server_t *srv = NULL;
 	persist_t *persist = NULL;
+	observe_t *obs = NULL;
+	http_server *http = NULL;
 
 	rc = make_dirs(cfg.data_dir);
 	if (rc < 0) {
@@ -239,6 +243,25 @@ int main(int argc, char **argv)
 	if (!srv || server_start(srv) != 0)
 		goto out;
 	persist_set_notify(persist, server_wake_all, srv);
+	/* /readyz answers 503 until the data set is loaded. */
+	if (cfg.http_port != 0) {
+		obs = observe_create(srv, store, persist, sec);
+		http_routes routes = {.metrics = observe_metrics,
+		                      .healthz = observe_healthz,
+		                      .readyz = observe_readyz,
+		                      .arg = obs};
+		if (obs)
+			http = http_start(cfg.http_bind, cfg.http_port, &routes, err, sizeof(err));
+		if (!obs || !http) {
+			log_error("main",
+			          "cannot start the HTTP endpoint (--http-port 0 turns it off)",
+			          LF_S("error", obs ? err : "out of memory"),
+			          LF_S("bind", cfg.http_bind), LF_I("port", cfg.http_port));
+			goto out;
+		}
+		log_info("server", "listening", LF_S("listener", "http"),
+		         LF_S("bind", cfg.http_bind), LF_I("port", http_port(http)));
+	}
 	rc = persist_load(persist, stop_requested, err, sizeof(err));
 	if (rc == -ECANCELED) {
 		log_info("main", "loading interrupted by a signal; shutting down");
@@ -264,12 +287,16 @@ int main(int argc, char **argv)
 		         LF_S("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
 		break;
 	}
+	http_stop(http);
+	http = NULL;
 	server_shutdown(srv);
 	server_wait(srv);
 	/* Every worker has stopped: nothing appends any more. */
 	exit_code = persist_close(persist) == 0 ? 0 : 1;
 	log_info("main", "stopped", LF_U("keys", store_count(store)));
 out:
+	http_stop(http);
+	observe_free(obs);
 	if (srv) {
 		server_shutdown(srv);
 		server_wait(srv);

@@ -13,6 +13,7 @@
 #include "persist.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "snapshot.h"
 
 #define STOP_POLL_RECORDS 65536u
@@ -36,7 +38,8 @@ struct persist {
 	const config *cfg;
 	store_t *st;
 	wal_t *wal;
-	snapshot_t *snap; /* created by persist_load */
+	mx_hist fsync_hist; /* the WAL's fdatasync times (its fsync hook) */
+	snapshot_t *snap;   /* created by persist_load */
 	wal_notify_fn notify;
 	void *notify_arg;
 	atomic_int loading;
@@ -51,6 +54,8 @@ struct persist {
 	_Atomic uint64_t lost_journal;
 	atomic_int shutdown_save; /* -1: cfg->snapshot_on_shutdown */
 };
+
+static void on_fsync(void *arg, uint64_t ns);
 
 static _Thread_local uint64_t tl_seq;
 static _Thread_local int tl_dirty; /* appended since the last persist_flush */
@@ -339,6 +344,7 @@ int persist_load(persist_t *p, int (*stop)(void), char *err, size_t errlen)
 		return rc;
 	if (p->notify)
 		wal_set_notify(p->wal, p->notify, p->notify_arg);
+	wal_set_fsync_hook(p->wal, on_fsync, p);
 	store_set_journal(p->st, journal, p);
 	/* From here keys whose time passed are removed, each as a DEL. */
 	store_pause_expiry(p->st, 0);
@@ -398,6 +404,36 @@ int persist_write_error(const persist_t *p)
 {
 	wal_t *w = live_wal(p);
 	return w ? wal_error(w) : 0;
+}
+
+static const double fsync_seconds[] = {0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                       0.05,   0.1,    0.25,  0.5,    1,     2.5,  5};
+static mx_bounds fsync_bounds;
+static pthread_once_t fsync_bounds_once = PTHREAD_ONCE_INIT;
+
+static void fsync_bounds_init(void)
+{
+	mx_bounds_init(&fsync_bounds, fsync_seconds,
+	               sizeof(fsync_seconds) / sizeof(fsync_seconds[0]));
+}
+
+const mx_bounds *persist_fsync_bounds(void)
+{
+	pthread_once(&fsync_bounds_once, fsync_bounds_init);
+	return &fsync_bounds;
+}
+
+/* The WAL's fsync hook: its sync lock serialises the calls. */
+static void on_fsync(void *arg, uint64_t ns)
+{
+	persist_t *p = arg;
+	mx_hist_observe_ns(&p->fsync_hist, persist_fsync_bounds(), ns);
+}
+
+void persist_fsync_histogram(persist_t *p, struct mx_hist_snap *out)
+{
+	mx_hist_snap_clear(out);
+	mx_hist_snap_add(out, &p->fsync_hist, persist_fsync_bounds());
 }
 
 void persist_info_get(const persist_t *p, persist_info *out)

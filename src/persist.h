@@ -89,6 +89,12 @@ typedef struct persist_info {
 } persist_info;
 void persist_info_get(const persist_t *p, persist_info *out);
 
+/* The WAL's fdatasync histogram (empty while loading or without a WAL). */
+struct mx_bounds;
+struct mx_hist_snap;
+const struct mx_bounds *persist_fsync_bounds(void);
+void persist_fsync_histogram(persist_t *p, struct mx_hist_snap *out);
+
 /* SAVE (the keyspace frozen while it is written, in the calling thread),
  * BGSAVE (in a forked child; 0 once started) or BGSAVE SCHEDULE (as BGSAVE,
  * or 1 when one is running and another will follow it). 0, 1, or -errno

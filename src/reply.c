@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static void put(reply *r, const void *p, size_t n)
 {
@@ -119,8 +120,51 @@ void reply_status(reply *r, const char *s)
 	put(r, "\r\n", 2);
 }
 
+const char *reply_err_reason_name(int reason)
+{
+	static const char *const names[REPLY_ERR_COUNT] = {
+	        "",    "noauth",  "noperm",          "wrongpass", "wrongtype", "syntax",
+	        "oom", "loading", "unknown_command", "arity",     "other"};
+	return reason > 0 && reason < REPLY_ERR_COUNT ? names[reason] : "";
+}
+
+static int starts_with_ci(const char *s, const char *prefix)
+{
+	return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static int classify_error(const char *code, const char *msg)
+{
+	static const struct {
+		const char *code;
+		int reason;
+	} codes[] = {{"NOAUTH", REPLY_ERR_NOAUTH},
+	             {"NOPERM", REPLY_ERR_NOPERM},
+	             {"WRONGPASS", REPLY_ERR_WRONGPASS},
+	             {"WRONGTYPE", REPLY_ERR_WRONGTYPE},
+	             {"OOM", REPLY_ERR_OOM},
+	             {"LOADING", REPLY_ERR_LOADING}};
+	if (code && strcmp(code, "ERR") == 0)
+		code = NULL;
+	if (code) {
+		for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+			if (strcmp(code, codes[i].code) == 0)
+				return codes[i].reason;
+		return REPLY_ERR_OTHER;
+	}
+	if (starts_with_ci(msg, "syntax error"))
+		return REPLY_ERR_SYNTAX;
+	if (starts_with_ci(msg, "wrong number of arguments"))
+		return REPLY_ERR_ARITY;
+	if (starts_with_ci(msg, "unknown command"))
+		return REPLY_ERR_UNKNOWN_COMMAND;
+	return REPLY_ERR_OTHER;
+}
+
 static void error_line(reply *r, const char *code, const char *msg)
 {
+	if (r->err_reason == REPLY_ERR_NONE)
+		r->err_reason = classify_error(code, msg);
 	if (r->proto == PROTO_LINE) {
 		char tmp[600];
 		snprintf(tmp, sizeof(tmp), "ERROR: %s%s%s", code ? code : "", code ? " " : "", msg);

@@ -30,7 +30,29 @@ typedef struct reply {
 	 * (0 outside one), and whether the next element needs a separator. */
 	size_t line_pending;
 	int line_need_sep;
+	/* What the first error reply was about (REPLY_ERR_*), for the
+	 * request_errors_total metric; REPLY_ERR_NONE when none was written. */
+	int err_reason;
 } reply;
+
+/* Error classes, from the error's code and (for ERR) its message. */
+enum {
+	REPLY_ERR_NONE = 0,
+	REPLY_ERR_NOAUTH,
+	REPLY_ERR_NOPERM,
+	REPLY_ERR_WRONGPASS,
+	REPLY_ERR_WRONGTYPE,
+	REPLY_ERR_SYNTAX,
+	REPLY_ERR_OOM,
+	REPLY_ERR_LOADING,
+	REPLY_ERR_UNKNOWN_COMMAND,
+	REPLY_ERR_ARITY,
+	REPLY_ERR_OTHER,
+	REPLY_ERR_COUNT
+};
+
+/* "noauth", "syntax", ... (the metric's reason label); "" for NONE. */
+const char *reply_err_reason_name(int reason);
 
 /* A point in the reply stream, and taking back everything written after it
  * (a handler that replied under a store lock before the store refused the

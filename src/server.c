@@ -74,7 +74,8 @@ typedef struct worker {
 	loop_timer deadline;
 	loop_timer expire;
 	pthread_t thread;
-	atomic_int revalidate; /* server_revalidate_all asked for a pass */
+	atomic_int revalidate;         /* server_revalidate_all asked for a pass */
+	_Atomic uint64_t last_turn_ms; /* monotonic ms at the end of its last loop turn */
 	int started;
 	int stopping;
 } worker;
@@ -266,7 +267,7 @@ static void on_wake(loop_t *l, void *arg)
 static void before_sleep(loop_t *l, void *arg)
 {
 	worker *wk = arg;
-	(void)l;
+	atomic_store_explicit(&wk->last_turn_ms, loop_now_ms(l), memory_order_relaxed);
 	conn_worker_before_sleep(&wk->cw);
 	worker_finish_if_idle(wk);
 }
@@ -304,6 +305,29 @@ server_t *server_create(const config *cfg, store_t *store, struct persist *persi
 	clock_gettime(CLOCK_REALTIME, &ts);
 	s->start_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	return s;
+}
+
+size_t server_conn_workers(server_t *s, const conn_worker **out, size_t cap)
+{
+	size_t n = 0;
+	for (int i = 0; i < s->nworkers && n < cap; i++)
+		out[n++] = &s->workers[i].cw;
+	return n;
+}
+
+int server_alive(server_t *s, uint64_t max_age_ms, char *why, size_t whylen)
+{
+	uint64_t now = loop_clock_ms();
+	for (int i = 0; i < s->nworkers; i++) {
+		uint64_t t =
+		        atomic_load_explicit(&s->workers[i].last_turn_ms, memory_order_relaxed);
+		if (t != 0 && now > t && now - t > max_age_ms) {
+			snprintf(why, whylen, "worker %d has not finished a loop turn for %llu ms",
+			         i, (unsigned long long)(now - t));
+			return 0;
+		}
+	}
+	return 1;
 }
 
 void server_set_security(server_t *s, struct security *sec)

@@ -21,6 +21,16 @@ struct persist;
 server_t *server_create(const config *cfg, store_t *store, struct persist *persist);
 void server_free(server_t *s);
 
+/* The workers' connection contexts (for their metrics; read-only, any
+ * thread: their counters are relaxed single-writer atomics). */
+struct conn_worker;
+size_t server_conn_workers(server_t *s, const struct conn_worker **out, size_t cap);
+
+/* Liveness for /healthz: 1 when every worker finished a loop turn within
+ * max_age_ms (each turns at least every 100 ms: the expiry timer), else 0
+ * with the stuck worker named in why. */
+int server_alive(server_t *s, uint64_t max_age_ms, char *why, size_t whylen);
+
 /* Credentials every worker checks (before server_start; NULL, the default:
  * authentication off). The server does not own sec. */
 struct security;

@@ -119,6 +119,9 @@ struct wal {
 	atomic_int dirty_threads; /* threads that appended and have not flushed since */
 	_Atomic uint64_t written_seq;
 	_Atomic int err_pub;
+	/* Told each fdatasync's duration, under sync_mu (wal_set_fsync_hook). */
+	void (*fsync_hook)(void *arg, uint64_t ns);
+	void *fsync_hook_arg;
 	_Atomic uint64_t st_appends, st_records, st_writes, st_fsyncs, st_bytes, st_segments,
 	        st_errors;
 
@@ -421,6 +424,14 @@ static int rotate_locked(wal_t *w)
 	return 0;
 }
 
+void wal_set_fsync_hook(wal_t *w, void (*fn)(void *arg, uint64_t ns), void *arg)
+{
+	pthread_mutex_lock(&w->sync_mu);
+	w->fsync_hook = fn;
+	w->fsync_hook_arg = arg;
+	pthread_mutex_unlock(&w->sync_mu);
+}
+
 /* fdatasync of everything written so far, with io_mu released during the
  * call so that flushers keep writing behind it. sync_mu held. */
 static int sync_step(wal_t *w)
@@ -432,7 +443,14 @@ static int sync_step(wal_t *w)
 	pthread_mutex_unlock(&w->io_mu);
 	if (n == 0)
 		return 0;
-	if (fdatasync(fd) < 0) {
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int synced = fdatasync(fd);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (synced == 0 && w->fsync_hook)
+		w->fsync_hook(w->fsync_hook_arg, (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL +
+		                                            (t1.tv_nsec - t0.tv_nsec)));
+	if (synced < 0) {
 		int rc = -errno;
 		pthread_mutex_lock(&w->io_mu);
 		/* What reached the disk is unknown: write all of ubuf again. */

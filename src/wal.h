@@ -61,6 +61,10 @@ wal_t *wal_open(const wal_options *opt, char *err, size_t errlen);
 
 void wal_set_notify(wal_t *w, wal_notify_fn fn, void *arg);
 
+/* fn is told the duration of each successful fdatasync of the log, with
+ * the WAL's sync lock held (so calls never overlap). For metrics. */
+void wal_set_fsync_hook(wal_t *w, void (*fn)(void *arg, uint64_t ns), void *arg);
+
 /* Assigns n consecutive sequence numbers to recs (their seq fields are
  * ignored), encodes them into the pending buffer and wakes the writer; no
  * file I/O on the caller's thread. *last_seq (may be NULL) gets the seq of

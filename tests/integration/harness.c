@@ -324,6 +324,10 @@ static int server_launch(mdb_server *s, const char *const extra_args[], int wait
 	argv[argc++] = s->data_dir;
 	argv[argc++] = (char *)"--log-format";
 	argv[argc++] = (char *)"json";
+	/* No HTTP endpoint unless a test asks (--http-port -1): tests run in
+	 * parallel, and its default port is fixed. */
+	argv[argc++] = (char *)"--http-port";
+	argv[argc++] = (char *)"0";
 	for (size_t i = 0; extra_args != NULL && extra_args[i] != NULL; i++) {
 		if (argc >= MDB_MAX_ARGS - 1) {
 			fprintf(stderr, "harness: too many server arguments\n");

@@ -37,6 +37,44 @@ static void test_status_error_null_and_integer_replies(void **state)
 	buf_free(&b);
 }
 
+static void test_the_first_error_of_a_reply_is_classified_for_metrics(void **state)
+{
+	static const struct {
+		const char *code, *msg;
+		const char *reason;
+	} cases[] = {
+	        {NULL, "syntax error", "syntax"},
+	        {NULL, "wrong number of arguments for 'get' command", "arity"},
+	        {NULL, "unknown command 'x', with args beginning with: ", "unknown_command"},
+	        {NULL, "Unknown command", "unknown_command"},
+	        {"ERR", "syntax error", "syntax"},
+	        {NULL, "value is not an integer or out of range", "other"},
+	        {"NOAUTH", "Authentication required.", "noauth"},
+	        {"NOPERM", "x", "noperm"},
+	        {"WRONGPASS", "x", "wrongpass"},
+	        {"WRONGTYPE", "x", "wrongtype"},
+	        {"OOM", "x", "oom"},
+	        {"LOADING", "x", "loading"},
+	        {"EXECABORT", "x", "other"},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		buf b;
+		buf_init(&b);
+		reply r = {.out = &b, .proto = PROTO_RESP2};
+		reply_status(&r, "OK");
+		assert_int_equal(r.err_reason, REPLY_ERR_NONE);
+		if (cases[i].code)
+			reply_error_code(&r, cases[i].code, cases[i].msg);
+		else
+			reply_error(&r, cases[i].msg);
+		reply_error_code(&r, "NOAUTH", "a second error does not change it");
+		assert_string_equal(reply_err_reason_name(r.err_reason), cases[i].reason);
+		buf_free(&b);
+	}
+	assert_string_equal(reply_err_reason_name(REPLY_ERR_NONE), "");
+}
+
 static void test_plain_values_are_sent_raw(void **state)
 {
 	buf b;
@@ -194,6 +232,7 @@ int main(void)
 	        cmocka_unit_test(test_resp2_encodings_match_redis),
 	        cmocka_unit_test(test_resp3_encodings_match_redis),
 	        cmocka_unit_test(test_line_aggregates_are_one_line_of_tokens),
+	        cmocka_unit_test(test_the_first_error_of_a_reply_is_classified_for_metrics),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,7 +80,8 @@ function setup({ name, bin, watchdogMs, startTimeoutMs, stopTimeoutMs }) {
   // than startTimeoutMs.
   function startServer({ port = 0, dataDir, args: extra = [], wantTls = false } = {}) {
     const dir = dataDir || fs.mkdtempSync(path.join(tmpRoot, 'data-'));
-    const args = ['--port', String(port), '--data-dir', dir, '--log-format', 'json', ...extra];
+    // --http-port 0: no metrics endpoint on its fixed default port (tests run in parallel).
+    const args = ['--port', String(port), '--data-dir', dir, '--log-format', 'json', '--http-port', '0', ...extra];
     const proc = hasSetpriv
       ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
       : spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,0 +1,176 @@
+/* test_metrics_endpoint.c - the HTTP endpoint of the real server: /metrics
+ * after a known load (counts by method, errors by reason, durations, keys,
+ * process and build metrics) checked number by number and by promtool,
+ * /healthz and /readyz, and --http-port 0 leaving it off. curl is the
+ * client; every run is bounded by its --max-time and mdb_run's deadline.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+/* The HTTP port from the server's listening line, or -1. */
+static int http_port_of(const mdb_server *s)
+{
+	char *line = mdb_last_log_line(s, "\"listener\":\"http\"");
+	int port = -1;
+	if (line) {
+		const char *p = strstr(line, "\"port\":");
+		if (p)
+			port = atoi(p + 7);
+		free(line);
+	}
+	return port;
+}
+
+/* GETs path with curl; the body in *body (malloc'd), the status returned
+ * (or -1). */
+static int http_get(int port, const char *path, char **body)
+{
+	char url[128];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+	const char *argv[] = {
+	        "/usr/bin/curl",  "-q", "-s", "--noproxy", "*", "--max-time", "10", "-w",
+	        "\n%{http_code}", url,  NULL};
+	mdb_proc r;
+	if (mdb_run(argv, NULL, 0, mdb_timeout_ms(15000), &r) != 0)
+		return -1;
+	int status = -1;
+	if (r.status == 0) {
+		char *nl = strrchr(r.out, '\n');
+		if (nl) {
+			status = atoi(nl + 1);
+			*nl = 0;
+		}
+		*body = strdup(r.out);
+	}
+	mdb_proc_free(&r);
+	return status;
+}
+
+/* The value of the sample line that starts with series (name and labels
+ * exactly as exposed), or -1 when absent. */
+static double sample(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, series, n) == 0 && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+	}
+	return -1;
+}
+
+static void metrics_count_exactly_what_the_clients_did(void **state)
+{
+	(void)state;
+	mdb_server *s = mdb_start_ok(((const char *const[]){"--http-port=-1", NULL}));
+	int hp = http_port_of(s);
+	assert_true(hp > 0);
+
+	mdb_conn *c = mdb_conn_open(s->port);
+	assert_non_null(c);
+	for (int i = 0; i < 300; i++) {
+		char *r = mdb_cmdf(c, "SET k%d v%d", i, i);
+		assert_non_null(r);
+		assert_string_equal(r, "OK");
+		free(r);
+	}
+	for (int i = 0; i < 200; i++) {
+		char *r = mdb_cmdf(c, "LOOKUP k%d", i % 400);
+		assert_non_null(r);
+		free(r);
+	}
+	for (int i = 0; i < 5; i++) {
+		char *r = mdb_cmd(c, "NOSUCHCOMMAND x");
+		assert_non_null(r);
+		free(r);
+	}
+	for (int i = 0; i < 3; i++) {
+		char *r = mdb_cmd(c, "INCR k1"); /* "v1" is not an integer */
+		assert_non_null(r);
+		assert_non_null(strstr(r, "ERROR"));
+		free(r);
+	}
+	char *r = mdb_cmd(c, "GET");
+	assert_non_null(r);
+	free(r);
+	mdb_conn_close(c);
+
+	char *body = NULL;
+	assert_int_equal(http_get(hp, "/metrics", &body), 200);
+	assert_non_null(body);
+	assert_true(sample(body, "requests_total{method=\"SET\"}") == 300);
+	assert_true(sample(body, "requests_total{method=\"LOOKUP\"}") == 200);
+	assert_true(sample(body, "requests_total{method=\"INCR\"}") == 3);
+	assert_true(sample(body, "requests_total{method=\"UNKNOWN\"}") == 5);
+	assert_true(sample(body, "request_duration_seconds_count{method=\"SET\"}") == 300);
+	assert_true(sample(body, "request_duration_seconds_bucket{method=\"SET\",le=\"+Inf\"}") ==
+	            300);
+	assert_true(sample(body, "request_duration_seconds_sum{method=\"SET\"}") > 0);
+	assert_true(sample(body, "request_errors_total{method=\"INCR\",reason=\"other\"}") == 3);
+	assert_true(sample(body,
+	                   "request_errors_total{method=\"UNKNOWN\",reason=\"unknown_command\"}") ==
+	            5);
+	assert_true(sample(body, "request_errors_total{method=\"GET\",reason=\"arity\"}") == 1);
+	assert_true(sample(body, "minidb_keys") == 300);
+	assert_true(sample(body, "minidb_connections_accepted_total") >= 1);
+	assert_true(sample(body, "minidb_ready") == 1);
+	assert_true(sample(body, "minidb_wal_appended_bytes_total") > 0);
+	assert_true(sample(body, "process_resident_memory_bytes") > 1e6);
+	assert_true(sample(body, "process_open_fds") >= 5);
+	assert_non_null(strstr(body, "\nminidb_build_info{version=\""));
+	/* The original dashboard's query works on this text. */
+	assert_non_null(strstr(body, "# TYPE requests_total counter\n"));
+
+	/* promtool, Prometheus's own checker, accepts the live scrape. */
+	mdb_proc pr;
+	const char *argv[] = {"/usr/bin/promtool", "check", "metrics", NULL};
+	assert_int_equal(mdb_run(argv, body, strlen(body), mdb_timeout_ms(30000), &pr), 0);
+	if (pr.status != 0)
+		fail_msg("promtool check metrics: status %d\n%s%s", pr.status, pr.out, pr.err);
+	mdb_proc_free(&pr);
+	free(body);
+	assert_int_equal(mdb_stop(s), 0);
+}
+
+static void healthz_and_readyz_answer_json(void **state)
+{
+	(void)state;
+	mdb_server *s = mdb_start_ok(((const char *const[]){"--http-port=-1", NULL}));
+	int hp = http_port_of(s);
+	char *body = NULL;
+	assert_int_equal(http_get(hp, "/healthz", &body), 200);
+	assert_string_equal(body, "{\"status\":\"ok\"}\n");
+	free(body);
+	assert_int_equal(http_get(hp, "/readyz", &body), 200);
+	assert_string_equal(body, "{\"status\":\"ready\"}\n");
+	free(body);
+	assert_int_equal(http_get(hp, "/nope", &body), 404);
+	free(body);
+	assert_int_equal(mdb_stop(s), 0);
+}
+
+static void http_port_0_turns_the_endpoint_off(void **state)
+{
+	(void)state;
+	mdb_server *s = mdb_start_ok(((const char *const[]){"--http-port", "0", NULL}));
+	assert_int_equal(http_port_of(s), -1);
+	assert_int_equal(mdb_stop(s), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(metrics_count_exactly_what_the_clients_did),
+	        cmocka_unit_test(healthz_and_readyz_answer_json),
+	        cmocka_unit_test(http_port_0_turns_the_endpoint_off),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
