@@ -73,7 +73,9 @@ typedef struct conn_worker {
 	/* Request metrics (NULL when --http-port is 0: no clock reads then). */
 	cmd_metric *cmetrics;
 	size_t ncmetrics;
-	mx_counter unknown_cmds;                    /* requests naming no command */
+	const command *cmd_base; /* command_table_get(): cmetrics' index origin */
+	uint64_t t_last_ns;      /* end of the last command timed (monotonic ns) */
+	mx_counter unknown_cmds; /* requests naming no command */
 	mx_counter unknown_errors[REPLY_ERR_COUNT]; /* their errors */
 } conn_worker;
 
