@@ -31,12 +31,7 @@
 #include "glob.h"
 #include "server.h"
 
-#ifndef MINIDB_VERSION
-#define MINIDB_VERSION "0.0.0"
-#endif
-#ifndef MINIDB_COMMIT
-#define MINIDB_COMMIT "unknown"
-#endif
+#include "version.h"
 
 /* The Redis version minidb announces compatibility with; HELLO
  * (cmd_conn.c) sends the same figure. */

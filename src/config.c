@@ -27,12 +27,7 @@
 
 #include <yaml.h>
 
-#ifndef MINIDB_VERSION
-#define MINIDB_VERSION "0.0.0"
-#endif
-#ifndef MINIDB_COMMIT
-#define MINIDB_COMMIT "unknown"
-#endif
+#include "version.h"
 
 #define KIB 1024LL
 #define MIB (1024LL * KIB)

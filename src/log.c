@@ -11,6 +11,8 @@
  */
 #include "log.h"
 
+#include "ascii.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -69,45 +71,6 @@ static void line_force(struct line *l, const char *s)
 	l->len += n;
 }
 
-/* Returns the length (1-4) of the well-formed UTF-8 sequence at s, or 0 when
- * the byte at s does not start one: stray continuation bytes, overlong forms,
- * surrogates and code points above U+10FFFF are all rejected (RFC 3629). */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (c < 0x80)
-		return 1;
-	if (c < 0xc2)
-		return 0;
-	if (c < 0xe0) {
-		len = 2;
-	} else if (c < 0xf0) {
-		len = 3;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c < 0xf5) {
-		len = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else {
-		return 0;
-	}
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++) {
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	}
-	return len;
-}
-
 enum esc_mode {
 	ESC_JSON,       /* inside a JSON string: \" \\ and \u00XX */
 	ESC_TEXT_BARE,  /* unquoted text: only control and invalid bytes, as \xXX */
@@ -125,7 +88,7 @@ static bool put_escaped(struct line *l, const char *s, enum esc_mode mode)
 	char tmp[8];
 
 	while (n > 0) {
-		size_t len = utf8_len(p, n);
+		size_t len = ascii_utf8_len(p, n);
 		const char *out = (const char *)p;
 		size_t outlen = len;
 
@@ -164,7 +127,7 @@ static bool text_needs_quotes(const char *s)
 	if (n == 0)
 		return true;
 	while (n > 0) {
-		size_t len = utf8_len(p, n);
+		size_t len = ascii_utf8_len(p, n);
 
 		if (len == 0 || *p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || *p == 0x7f)
 			return true;

@@ -9,6 +9,8 @@
  */
 #include "metrics.h"
 
+#include "ascii.h"
+
 #include "buf.h"
 
 #include <assert.h>
@@ -69,36 +71,6 @@ static bool valid_label_name(const char *s)
 }
 #endif
 
-/* Length of the valid UTF-8 sequence at p (at most end - p bytes), or 0. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
-{
-	unsigned c = p[0];
-	size_t n;
-	uint32_t cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 1, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 2, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 3, cp = c & 0x07;
-	else
-		return 0;
-	if ((size_t)(end - p) <= n)
-		return 0;
-	for (size_t i = 1; i <= n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n + 1;
-}
-
 /* Escapes backslash and newline, plus the double quote when quote is set
  * (label values; HELP text leaves quotes alone). Invalid UTF-8 bytes become
  * U+FFFD, because Prometheus rejects label values that are not UTF-8. */
@@ -110,7 +82,7 @@ static void put_escaped(mx_writer *w, const char *s, bool quote)
 
 	while (p < end) {
 		const char *rep = NULL;
-		size_t n = utf8_len(p, end);
+		size_t n = ascii_utf8_len(p, (size_t)(end - p));
 
 		if (n == 0)
 			rep = "\xef\xbf\xbd";

@@ -23,12 +23,7 @@
 #include "server.h"
 #include "store.h"
 
-#ifndef MINIDB_VERSION
-#define MINIDB_VERSION "0.0.0"
-#endif
-#ifndef MINIDB_COMMIT
-#define MINIDB_COMMIT "unknown"
-#endif
+#include "version.h"
 
 /* /healthz fails when a worker has not finished a loop turn for this long
  * (each turns at least every 100 ms). */

@@ -32,6 +32,7 @@
 #include "cmd.h"
 #include "jwt.h"
 #include "log.h"
+#include "loop.h"
 
 /* The JWT secret file is read whole; a secret is far shorter. */
 #define SECRET_FILE_MAX 4096
@@ -78,13 +79,6 @@ static int64_t wall_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -171,6 +165,32 @@ static void fp_str(EVP_MD_CTX *md, const char *s)
 		EVP_DigestUpdate(md, s, n);
 }
 
+/* Reads a PEM or JWKS key file (at most JWT_MAX_KEY_FILE bytes), adds its
+ * keys with add and feeds its bytes into the fingerprint. 0, or -1 with
+ * "FLAG PATH: reason" in err. */
+static int add_key_file(jwt_keyset *ks, const char *path, const char *flag,
+                        int (*add)(jwt_keyset *, const char *, size_t, char *, size_t),
+                        EVP_MD_CTX *md, char *err, size_t errlen)
+{
+	char jerr[256];
+	char *text = NULL;
+	size_t n = 0;
+	int rc = read_small_file(path, JWT_MAX_KEY_FILE, &text, &n);
+	if (rc == 0) {
+		rc = add(ks, text, n, jerr, sizeof jerr);
+		EVP_DigestUpdate(md, text, n);
+		free(text);
+	} else {
+		snprintf(jerr, sizeof jerr, "%s",
+		         rc == -E2BIG ? "larger than 1 MiB" : strerror(-rc));
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "%s %s: %s", flag, path, jerr);
+		return -1;
+	}
+	return 0;
+}
+
 static int load_jwt(creds *c, const config *cfg, EVP_MD_CTX *md, char *err, size_t errlen)
 {
 	char jerr[256];
@@ -217,40 +237,14 @@ static int load_jwt(creds *c, const config *cfg, EVP_MD_CTX *md, char *err, size
 			return rc;
 		}
 	}
-	if (cfg->jwt_public_key_file) {
-		char *pem = NULL;
-		size_t n = 0;
-		int rc = read_small_file(cfg->jwt_public_key_file, JWT_MAX_KEY_FILE, &pem, &n);
-		if (rc == 0) {
-			rc = jwt_keyset_add_pem(c->jwt, pem, n, jerr, sizeof jerr);
-			EVP_DigestUpdate(md, pem, n);
-			free(pem);
-		} else {
-			snprintf(jerr, sizeof jerr, "%s",
-			         rc == -E2BIG ? "larger than 1 MiB" : strerror(-rc));
-		}
-		if (rc != 0) {
-			snprintf(err, errlen, "--jwt-public-key-file %s: %s",
-			         cfg->jwt_public_key_file, jerr);
-			return rc;
-		}
-	}
+	if (cfg->jwt_public_key_file &&
+	    add_key_file(c->jwt, cfg->jwt_public_key_file, "--jwt-public-key-file",
+	                 jwt_keyset_add_pem, md, err, errlen) != 0)
+		return -EINVAL;
 	if (cfg->jwt_jwks_file) {
-		char *json = NULL;
-		size_t n = 0;
-		int rc = read_small_file(cfg->jwt_jwks_file, JWT_MAX_KEY_FILE, &json, &n);
-		if (rc == 0) {
-			rc = jwt_keyset_add_jwks(c->jwt, json, n, jerr, sizeof jerr);
-			EVP_DigestUpdate(md, json, n);
-			free(json);
-		} else {
-			snprintf(jerr, sizeof jerr, "%s",
-			         rc == -E2BIG ? "larger than 1 MiB" : strerror(-rc));
-		}
-		if (rc != 0) {
-			snprintf(err, errlen, "--jwt-jwks-file %s: %s", cfg->jwt_jwks_file, jerr);
-			return rc;
-		}
+		if (add_key_file(c->jwt, cfg->jwt_jwks_file, "--jwt-jwks-file", jwt_keyset_add_jwks,
+		                 md, err, errlen) != 0)
+			return -EINVAL;
 		if (jwt_keyset_count(c->jwt) == 0) {
 			snprintf(err, errlen, "--jwt-jwks-file %s: no usable signing key",
 			         cfg->jwt_jwks_file);
@@ -567,12 +561,12 @@ static int64_t backoff_wait(security_t *s, const cmd_client *cl, char *addr, siz
 {
 	if (auth_peer_addr(cl->peer, addr, addrcap) != AUTH_OK)
 		snprintf(addr, addrcap, "%s", cl->peer[0] ? cl->peer : "?");
-	return auth_backoff_check(s->backoff, addr, mono_ms());
+	return auth_backoff_check(s->backoff, addr, (int64_t)loop_clock_ms());
 }
 
 static void attempt_failed(security_t *s, const cmd_client *cl, const char *addr, const char *why)
 {
-	int64_t wait = auth_backoff_fail(s->backoff, addr, mono_ms());
+	int64_t wait = auth_backoff_fail(s->backoff, addr, (int64_t)loop_clock_ms());
 	atomic_fetch_add_explicit(&s->auth_failed, 1, memory_order_relaxed);
 	log_info("auth", "authentication failed", LF_U("client_id", cl->id), LF_S("peer", cl->peer),
 	         LF_S("reason", why), LF_I("next_wait_ms", wait));
