@@ -11,7 +11,7 @@ set -eu
 # (parquet-wasm), each pinned by its tests/interop/*/package-lock.json).
 PKGS="build-essential cmake pkg-config clang clang-format libcmocka-dev libyaml-dev \
 libxxhash-dev libisal-dev libssl-dev libjansson-dev libzstd-dev libsnappy-dev zlib1g-dev \
-libbrotli-dev liblz4-dev libmicrohttpd-dev procps redis-tools redis-server prometheus curl"
+libbrotli-dev liblz4-dev libmicrohttpd-dev procps redis-tools redis-server prometheus curl jq"
 # Node.js may come from elsewhere (NodeSource bundles npm and conflicts with
 # Debian's npm package): ask for Debian's only when the commands are missing.
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"

@@ -1,4 +1,4 @@
-/* cmd_server.c - server commands: COMMAND, CONFIG, INFO, TIME, LASTSAVE.
+/* cmd_server.c - server commands: COMMAND, CONFIG, INFO, SLOWLOG, TIME, LASTSAVE.
  *
  * Everything here reports; nothing changes the keyspace. Replies have the
  * shapes Redis 7 gives them, since redis-cli, redis-benchmark and the client
@@ -30,6 +30,7 @@
 #include "security.h"
 #include "glob.h"
 #include "server.h"
+#include "slowlog.h"
 
 #include "version.h"
 
@@ -363,6 +364,7 @@ enum param_kind {
 	PK_PORT,   /* the bound port when there is a server, else the configured one */
 	PK_FSYNC,  /* --fsync, by Redis's appendfsync names */
 	PK_SAVE,   /* the timed snapshot rule in Redis's "seconds changes" form */
+	PK_SLOWUS, /* --slowlog-ms in Redis's microseconds (-1: off) */
 };
 
 typedef struct param {
@@ -390,6 +392,8 @@ static const param params[] = {
         {"port", PK_PORT, 0, NULL},
         {"proto-max-bulk-len", PK_SIZE, offsetof(config, max_bulk_bytes), NULL},
         {"save", PK_SAVE, 0, NULL},
+        {"slowlog-log-slower-than", PK_SLOWUS, 0, NULL},
+        {"slowlog-max-len", PK_INT, offsetof(config, slowlog_max_len), NULL},
         {"tcp-keepalive", PK_CONST, 0, "0"},
         {"timeout", PK_INT, offsetof(config, idle_timeout), NULL},
 };
@@ -433,6 +437,10 @@ static const char *param_value(cmd_ctx *ctx, const param *p, char *out, size_t s
 			return "";
 		snprintf(out, size, "%d %d", ctx->cfg->snapshot_every,
 		         ctx->cfg->snapshot_min_changes);
+		return out;
+	case PK_SLOWUS:
+		snprintf(out, size, "%lld",
+		         ctx->cfg->slowlog_ms < 0 ? -1LL : ctx->cfg->slowlog_ms * 1000LL);
 		return out;
 	}
 	return "";
@@ -588,6 +596,97 @@ static const cmd_subcommand config_subcommands[] = {
 static void cmd_config(cmd_ctx *ctx)
 {
 	cmd_subcommand_run(ctx, "CONFIG", "config", config_subcommands, NELEM(config_subcommands));
+}
+
+/* ---- SLOWLOG ---- */
+
+/* SLOWLOG GET [count]: Redis's six-element entries, newest first (count 10
+ * by default, -1 for all). The argument list holds the command's name and,
+ * in place of its arguments, "... (N more arguments)": arguments are never
+ * kept (values and tokens). */
+static void slowlog_get_cmd(cmd_ctx *ctx)
+{
+	long long count = 10;
+	if (ctx->argc == 3 && (cmd_parse_ll(&ctx->argv[2], &count) != 0 || count < -1)) {
+		reply_error(ctx->r, "count should be greater than or equal to -1");
+		return;
+	}
+	slowlog *l = server_slowlog(ctx->srv);
+	size_t n = slowlog_len(l);
+	if (count >= 0 && (unsigned long long)count < n)
+		n = (size_t)count;
+	slowlog_entry *e = n ? malloc(n * sizeof(*e)) : NULL;
+	if (n && !e) {
+		reply_error_code(ctx->r, "OOM", "out of memory for SLOWLOG GET");
+		return;
+	}
+	n = slowlog_get(l, e, n);
+	reply_array(ctx->r, n);
+	for (size_t i = 0; i < n; i++) {
+		char more[64];
+		reply_array(ctx->r, 6);
+		reply_int(ctx->r, (long long)e[i].id);
+		reply_int(ctx->r, e[i].unix_s);
+		reply_int(ctx->r, (long long)e[i].duration_us);
+		reply_array(ctx->r, e[i].argc > 1 ? 2 : 1);
+		reply_bulk_cstr(ctx->r, e[i].cmd);
+		if (e[i].argc > 1) {
+			snprintf(more, sizeof more, "... (%llu more arguments)",
+			         (unsigned long long)(e[i].argc - 1));
+			reply_bulk_cstr(ctx->r, more);
+		}
+		reply_bulk_cstr(ctx->r, e[i].peer);
+		reply_bulk_cstr(ctx->r, e[i].name);
+	}
+	free(e);
+}
+
+static void slowlog_len_cmd(cmd_ctx *ctx)
+{
+	reply_int(ctx->r, (long long)slowlog_len(server_slowlog(ctx->srv)));
+}
+
+static void slowlog_reset_cmd(cmd_ctx *ctx)
+{
+	slowlog_reset(server_slowlog(ctx->srv));
+	reply_status(ctx->r, "OK");
+}
+
+static void slowlog_help(cmd_ctx *ctx)
+{
+	static const char *const lines[] = {
+	        "GET [<count>]",
+	        "    Return the <count> newest entries of the slow log (default 10, -1 for all).",
+	        "    An entry: id, Unix time, duration in microseconds, the command's name",
+	        "    (arguments are never kept), client address, client name.",
+	        "LEN",
+	        "    Return the number of entries in the slow log.",
+	        "RESET",
+	        "    Empty the slow log.",
+	        NULL,
+	};
+	cmd_reply_help(ctx, "SLOWLOG", lines);
+}
+
+static const cmd_subcommand slowlog_subcommands[] = {
+        {"get", -2, slowlog_get_cmd},
+        {"help", 2, slowlog_help},
+        {"len", 2, slowlog_len_cmd},
+        {"reset", 2, slowlog_reset_cmd},
+};
+
+static void cmd_slowlog(cmd_ctx *ctx)
+{
+	if (ctx->srv == NULL) {
+		reply_error(ctx->r, "no server: SLOWLOG needs one");
+		return;
+	}
+	if (ctx->argc > 3 && cmd_arg_is(&ctx->argv[1], "get")) {
+		reply_error(ctx->r, "syntax error");
+		return;
+	}
+	cmd_subcommand_run(ctx, "SLOWLOG", "slowlog", slowlog_subcommands,
+	                   NELEM(slowlog_subcommands));
 }
 
 /* ---- INFO ---- */
@@ -1063,6 +1162,7 @@ static const command commands[] = {
         {"lastsave", 1, CMD_FAST | CMD_LOADING, 0, cmd_lastsave, 0, 0, 0},
         {"save", 1, CMD_ADMIN, 0, cmd_save, 0, 0, 0},
         {"shutdown", -1, CMD_ADMIN | CMD_LOADING, 0, cmd_shutdown, 0, 0, 0},
+        {"slowlog", -2, CMD_ADMIN | CMD_LOADING, 0, cmd_slowlog, 0, 0, 0},
         {"bgsave", -1, CMD_ADMIN, 0, cmd_bgsave, 0, 0, 0},
         {"time", 1, CMD_FAST | CMD_LOADING, 0, cmd_time, 0, 0, 0},
 };

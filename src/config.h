@@ -79,6 +79,15 @@ typedef struct config {
 	bool snapshot_on_shutdown;      /* --snapshot-on-shutdown: snapshot on a clean stop */
 	enum log_level log_level;       /* --log-level, logging.level; default info */
 	enum log_format log_format;     /* --log-format json|text, logging.format; default json */
+	char *log_file;                 /* --log-file, logging.file: append log lines here
+	                                 * (reopened on SIGHUP, for logrotate); NULL = stderr */
+	int slowlog_ms;                 /* --slowlog-ms, logging.slowlog_ms: log a command that
+	                                 * ran this long or longer; default 10; -1 = off */
+	int slowlog_max_len;            /* --slowlog-max-len, logging.slowlog_max_len: slow
+	                                 * commands SLOWLOG GET keeps; default 128 */
+	bool log_requests;              /* --log-requests, logging.requests: one line per
+	                                 * command (name, duration, outcome; never arguments);
+	                                 * default false */
 
 	/* TLS (tls.c, conn.c). */
 	bool tls;                        /* --tls, server.tls: the client port speaks TLS only */
@@ -110,6 +119,10 @@ typedef struct config {
 	int http_port;   /* --http-port, metrics.port: /metrics, /healthz, /readyz;
 	                  * default 2112; 0 = off; -1 = any free port (tests) */
 	char *http_bind; /* --http-bind, metrics.bind; default "127.0.0.1" */
+	bool http_tls;   /* --http-tls, metrics.tls: serve HTTPS with tls_cert_file and
+	                  * tls_key_file */
+	bool http_auth;  /* --http-auth, metrics.auth: /metrics needs "Authorization: Bearer
+	                  * <token>" with a token or JWT the client port would accept */
 
 	/* Authentication (auth.c, jwt.c, security.c). */
 	bool auth_enabled;    /* --auth, security.auth_enabled: every connection must

@@ -53,6 +53,7 @@
 #include "reply.h"
 #include "resp.h"
 #include "security.h"
+#include "slowlog.h"
 #include "tls.h"
 
 #define READ_CHUNK     (16 * 1024)
@@ -331,6 +332,33 @@ static void count_request(conn_worker *w, const command *cmd, int err_reason, ui
 		mx_counter_add(&m->errors[err_reason], 1);
 }
 
+static const char *command_name(const command *cmd)
+{
+	return cmd ? cmd->name : "(unknown)";
+}
+
+/* A command that ran at least --slowlog-ms: a warning line and an entry in
+ * the SLOWLOG ring. Neither holds the arguments (values, tokens). */
+static void note_slow(conn *c, const command *cmd, uint64_t ns)
+{
+	slowlog_entry e = {.unix_s = wall_ms() / 1000, .duration_us = ns / 1000, .argc = c->av.n};
+	snprintf(e.cmd, sizeof e.cmd, "%s", command_name(cmd));
+	snprintf(e.peer, sizeof e.peer, "%s", c->client.peer);
+	snprintf(e.name, sizeof e.name, "%s", c->client.name ? c->client.name : "");
+	slowlog_add(c->w->slow, &e);
+	log_warn("conn", "slow command", LF_S("command", e.cmd), LF_U("duration_us", e.duration_us),
+	         LF_U("args", e.argc), LF_U("client_id", c->id), LF_S("client", c->client.peer));
+}
+
+/* --log-requests: one line per command, without its arguments. */
+static void log_request(conn *c, const command *cmd, int err_reason, uint64_t ns)
+{
+	log_info("conn", "request", LF_S("command", command_name(cmd)),
+	         LF_U("duration_us", ns / 1000), LF_U("args", c->av.n), LF_U("client_id", c->id),
+	         LF_S("client", c->client.peer),
+	         LF_S("result", err_reason > 0 ? reply_err_reason_name(err_reason) : "ok"));
+}
+
 /* Runs the command in c->av, replying in protocol proto. */
 static void execute(conn *c, enum reply_proto proto)
 {
@@ -349,13 +377,19 @@ static void execute(conn *c, enum reply_proto proto)
 	size_t before = buf_used(&c->out);
 	uint64_t seq0 = w->hold_writes ? persist_thread_seq() : 0;
 	const command *cmd = command_dispatch(&ctx);
-	if (w->cmetrics) {
+	if (w->timing) {
 		/* One clock read per command: its time runs from the end of the
 		 * previous command of this batch (or the batch's start, stamped
 		 * by conn_process), so it includes parsing the request. */
 		uint64_t t1 = now_ns();
-		count_request(w, cmd, r.err_reason, t1 - w->t_last_ns);
+		uint64_t ns = t1 - w->t_last_ns;
 		w->t_last_ns = t1;
+		if (w->cmetrics)
+			count_request(w, cmd, r.err_reason, ns);
+		if (ns >= w->slow_ns)
+			note_slow(c, cmd, ns);
+		if (w->log_requests)
+			log_request(c, cmd, r.err_reason, ns);
 	}
 	if (w->hold_writes) {
 		uint64_t seq = persist_thread_seq();
@@ -440,7 +474,7 @@ static int process_resp(conn *c)
 static void conn_process(conn *c)
 {
 	size_t max_line = c->w->cfg->max_line_bytes;
-	if (c->w->cmetrics)
+	if (c->w->timing)
 		c->w->t_last_ns = now_ns();
 	size_t out_check = c->w->out_check;
 	while (!(c->flags & (C_CLOSED | C_CLOSE_AFTER_WRITE))) {
@@ -1068,6 +1102,9 @@ int conn_worker_init(conn_worker *w)
 		w->out_check = hard;
 	if (soft != 0 && soft < w->out_check)
 		w->out_check = soft;
+	w->slow_ns = w->cfg->slowlog_ms < 0 ? UINT64_MAX : (uint64_t)w->cfg->slowlog_ms * 1000000u;
+	w->log_requests = w->cfg->log_requests;
+	w->timing = w->cfg->http_port != 0 || w->slow_ns != UINT64_MAX || w->log_requests;
 	if (w->cfg->http_port != 0) {
 		size_t n;
 		w->cmd_base = command_table_get(&n);

@@ -70,7 +70,13 @@ typedef struct conn_worker {
 	int draining;  /* shutting down: finish in-flight work, then close */
 	conn_stats stats;
 	cmd_stats cstats;
-	/* Request metrics (NULL when --http-port is 0: no clock reads then). */
+	/* Request timing: one clock read per command when any of the metrics,
+	 * the slow log or request logging wants it (timing is 0 otherwise). */
+	int timing;
+	uint64_t slow_ns;     /* --slowlog-ms in ns; UINT64_MAX when off */
+	int log_requests;     /* --log-requests */
+	struct slowlog *slow; /* the server's SLOWLOG ring */
+	/* Request metrics (NULL when --http-port is 0). */
 	cmd_metric *cmetrics;
 	size_t ncmetrics;
 	const command *cmd_base; /* command_table_get(): cmetrics' index origin */

@@ -14,6 +14,7 @@
 #include "ascii.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -29,6 +30,10 @@
 static enum log_level log_min_level = LOG_INFO;
 static enum log_format log_out_format = LOG_FORMAT_JSON;
 static int log_out_fd = 2;
+/* --log-file: the path, kept for log_reopen. log_reopen never changes
+ * log_out_fd: it dup2()s the new file onto it, which the kernel does
+ * atomically, so a concurrent write lands whole in the old file or the new. */
+static char log_path[4096];
 
 /* A line never exceeds PIPE_BUF, the atomic-write limit of a pipe. */
 #define LOG_LINE_MAX 4096
@@ -257,6 +262,55 @@ void log_init(enum log_level level, enum log_format format, int fd)
 	log_min_level = level;
 	log_out_format = format;
 	log_out_fd = fd;
+}
+
+/* O_APPEND keeps lines whole when logrotate's copytruncate or a second
+ * writer shares the file; 0640: logs name clients and keys' owners. */
+static int open_log(const char *path)
+{
+	int fd;
+
+	do
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	while (fd < 0 && errno == EINTR);
+	return fd < 0 ? -errno : fd;
+}
+
+int log_open_file(const char *path)
+{
+	if (strlen(path) >= sizeof log_path)
+		return -ENAMETOOLONG;
+	int fd = open_log(path);
+	if (fd < 0)
+		return fd;
+	memcpy(log_path, path, strlen(path) + 1);
+	log_out_fd = fd;
+	return 0;
+}
+
+int log_reopen(void)
+{
+	if (log_path[0] == 0)
+		return 0;
+	int fd = open_log(log_path);
+	if (fd < 0)
+		return fd;
+	int rc = 0;
+	if (fd != log_out_fd) {
+		while (dup2(fd, log_out_fd) < 0) {
+			if (errno != EINTR && errno != EBUSY) {
+				rc = -errno;
+				break;
+			}
+		}
+		close(fd);
+	}
+	return rc;
+}
+
+const char *log_file_path(void)
+{
+	return log_path[0] ? log_path : NULL;
 }
 
 int log_enabled(enum log_level level)

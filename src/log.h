@@ -43,6 +43,21 @@ typedef struct log_field {
  * allowed but not synchronised with concurrent logging. */
 void log_init(enum log_level level, enum log_format format, int fd);
 
+/* Sends log lines to the file at path (opened for appending, created 0640)
+ * instead of the fd given to log_init. Call at start-up, after log_init and
+ * before threads start. Returns 0 or a negative errno (the output is then
+ * unchanged). */
+int log_open_file(const char *path);
+
+/* Reopens the file of log_open_file under the same name (after logrotate
+ * moved it) without a moment where lines are lost or split: safe while other
+ * threads log. A no-op returning 0 without a log file. Returns 0 or a
+ * negative errno; on error the old file stays in use. */
+int log_reopen(void);
+
+/* The path given to log_open_file, or NULL. */
+const char *log_file_path(void);
+
 /* Returns 1 when a message at this level would be written. */
 int log_enabled(enum log_level level);
 

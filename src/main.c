@@ -115,6 +115,11 @@ static void reload(int argc, char **argv, security_t *sec, server_t *srv)
 {
 	config cfg;
 	char err[512];
+	/* First, so that the lines below land in the new file. */
+	int lrc = log_reopen();
+	if (lrc < 0)
+		log_error("main", "reload: cannot reopen the log file; still writing the old one",
+		          LF_S("log_file", log_file_path()), LF_S("error", strerror(-lrc)));
 	config_defaults(&cfg);
 	int rc = config_load(&cfg, argc, argv, err, sizeof(err));
 	if (rc != CONFIG_OK) {
@@ -156,6 +161,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init(cfg.log_level, cfg.log_format, STDERR_FILENO);
+	if (cfg.log_file) {
+		rc = log_open_file(cfg.log_file);
+		if (rc < 0) {
+			fprintf(stderr, "minidb: --log-file %s: %s\n", cfg.log_file, strerror(-rc));
+			config_free(&cfg);
+			return 2;
+		}
+	}
 
 	/* TLS files are checked here too, so a bad certificate is a configuration
 	 * error (exit 2) like any other, before anything starts. */

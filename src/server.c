@@ -33,6 +33,7 @@
 #include "conn.h"
 #include "log.h"
 #include "persist.h"
+#include "slowlog.h"
 #include "loop.h"
 #include "tls.h"
 
@@ -96,6 +97,7 @@ struct server {
 	atomic_int stop;
 	int64_t start_ms;
 	_Atomic unsigned next_worker; /* round-robin placement of new connections */
+	slowlog *slow;                /* SLOWLOG's ring (--slowlog-max-len) */
 };
 
 static void reject(worker *wk, int fd, int tls)
@@ -294,7 +296,9 @@ server_t *server_create(const config *cfg, store_t *store, struct persist *persi
 	s->persist = persist;
 	for (int i = 0; i < L_COUNT; i++)
 		s->lst[i].fd = -1;
-	if (pthread_mutex_init(&s->tls_lock, NULL) != 0) {
+	s->slow = slowlog_create((size_t)cfg->slowlog_max_len);
+	if (!s->slow || pthread_mutex_init(&s->tls_lock, NULL) != 0) {
+		slowlog_free(s->slow);
 		free(s);
 		return NULL;
 	}
@@ -431,6 +435,7 @@ int server_start(server_t *s)
 		wk->cw.srv = s;
 		wk->cw.persist = s->persist;
 		wk->cw.sec = s->sec;
+		wk->cw.slow = s->slow;
 		wk->cw.hold_writes = s->persist != NULL;
 		wk->cw.loop = loop_create();
 		if (!wk->cw.loop)
@@ -608,5 +613,11 @@ void server_free(server_t *s)
 			close(s->lst[i].fd);
 	SSL_CTX_free(s->tls_ctx);
 	pthread_mutex_destroy(&s->tls_lock);
+	slowlog_free(s->slow);
 	free(s);
+}
+
+slowlog *server_slowlog(server_t *s)
+{
+	return s->slow;
 }

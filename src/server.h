@@ -45,6 +45,10 @@ void server_set_security(server_t *s, struct security *sec);
  * certificate and key. --max-clients counts the connections of both ports. */
 int server_start(server_t *s);
 
+/* The slow-command ring (slowlog.h) that the workers fill. */
+struct slowlog;
+struct slowlog *server_slowlog(server_t *s);
+
 /* The bound client port (after server_start). */
 int server_port(const server_t *s);
 

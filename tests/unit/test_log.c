@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -644,6 +645,78 @@ static void test_lines_from_concurrent_threads_never_interleave(void **state)
 	free(r.buf);
 }
 
+/* Counts the lines of a file, checking each as JSON; -1 if unreadable. */
+static long count_json_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	long lines = 0;
+
+	if (f == NULL)
+		return -1;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		assert_true(line[n - 1] == '\n');
+		assert_true(json_line_valid(line, (size_t)n));
+		lines++;
+	}
+	free(line);
+	fclose(f);
+	return lines;
+}
+
+#define ROTATIONS 6
+
+/* What logrotate does (rename, then SIGHUP: log_reopen) while threads log:
+ * every line lands whole in one of the files. Runs last: it leaves the log
+ * pointed at a file. */
+static void test_reopen_after_a_rename_loses_and_splits_no_line_while_threads_log(void **state)
+{
+	char dir[] = "/tmp/minidb-test-log-XXXXXX";
+	char path[128], old[ROTATIONS][160];
+	pthread_t writers[WRITERS];
+	struct stat st;
+	long total = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/minidb.log", dir);
+	assert_null(log_file_path());
+	assert_int_equal(log_reopen(), 0); /* no file: nothing to do */
+	log_init(LOG_INFO, LOG_FORMAT_JSON, 2);
+	assert_int_equal(log_open_file(path), 0);
+	assert_string_equal(log_file_path(), path);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	for (intptr_t i = 0; i < WRITERS; i++)
+		assert_int_equal(pthread_create(&writers[i], NULL, writer_main, (void *)i), 0);
+	for (int r = 0; r < ROTATIONS; r++) {
+		snprintf(old[r], sizeof old[r], "%s.%d", path, r);
+		assert_int_equal(rename(path, old[r]), 0);
+		assert_int_equal(log_reopen(), 0);
+		usleep(1000);
+	}
+	for (int i = 0; i < WRITERS; i++)
+		pthread_join(writers[i], NULL);
+	for (int r = 0; r < ROTATIONS; r++) {
+		long n = count_json_lines(old[r]);
+
+		assert_true(n >= 0);
+		total += n;
+		unlink(old[r]);
+	}
+	total += count_json_lines(path);
+	assert_int_equal(total, WRITERS * LINES_EACH);
+	/* A directory that does not exist is an error that changes nothing. */
+	assert_int_equal(log_open_file("/nonexistent-minidb-dir/x.log"), -ENOENT);
+	assert_string_equal(log_file_path(), path);
+	unlink(path);
+	rmdir(dir);
+	/* Reopening a file whose directory went away fails and keeps the fd. */
+	assert_int_equal(log_reopen(), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -676,6 +749,9 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_logging_preserves_errno, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_lines_from_concurrent_threads_never_interleave,
 	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_reopen_after_a_rename_loses_and_splits_no_line_while_threads_log,
+	                setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
