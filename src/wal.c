@@ -107,8 +107,12 @@ struct wal {
 	int stopping;
 	int shut;
 	int sync_req;
-	int syncer_idle; /* the syncer waits with no deadline: an append wakes it */
-	int err;         /* sticky positive errno */
+	/* The syncer waits with nothing to do: an append or a flush that wrote
+	 * records wakes it. Atomic for the flusher's check outside mu: the
+	 * syncer stores 1 and then re-reads written_seq, the flusher stores
+	 * written_seq and then reads this, so one of them sees the other. */
+	atomic_int syncer_idle;
+	int err; /* sticky positive errno */
 	uint64_t retry_at;
 	uint64_t backoff;
 	wal_notify_fn notify;
@@ -517,6 +521,14 @@ int wal_flush(wal_t *w)
 			fn(fa);
 		return rc;
 	}
+	/* EVERYSEC: records this flush wrote need the syncer's timer; it went
+	 * idle if it looked while they were between pending and written. */
+	if (!full && w->policy == WAL_FSYNC_EVERYSEC && atomic_load(&w->syncer_idle) &&
+	    atomic_load(&w->written_seq) > atomic_load(&w->durable_seq)) {
+		pthread_mutex_lock(&w->mu);
+		pthread_cond_signal(&w->work_cv);
+		pthread_mutex_unlock(&w->mu);
+	}
 	if (full || (w->policy == WAL_FSYNC_ALWAYS &&
 	             (was_dirty || atomic_load(&w->written_seq) > atomic_load(&w->durable_seq)))) {
 		pthread_mutex_lock(&w->mu);
@@ -566,9 +578,16 @@ static void *syncer_main(void *arg)
 		uint64_t until;
 		while (!syncer_has_work(w, now_ms(), &until)) {
 			if (until == 0) {
-				w->syncer_idle = 1;
+				atomic_store(&w->syncer_idle, 1);
+				/* A flusher may have taken the pending records and not yet
+				 * published written_seq when we looked: look again now
+				 * that it will see the flag (see syncer_idle). */
+				if (syncer_has_work(w, now_ms(), &until) || until != 0) {
+					atomic_store(&w->syncer_idle, 0);
+					continue;
+				}
 				pthread_cond_wait(&w->work_cv, &w->mu);
-				w->syncer_idle = 0;
+				atomic_store(&w->syncer_idle, 0);
 			} else {
 				struct timespec ts;
 				deadline_ts(&ts, until);
@@ -793,7 +812,7 @@ int wal_append(wal_t *w, const wal_record *recs, size_t n, uint64_t *last_seq)
 			}
 			if (start == 0) {
 				w->pending_since = now_ms();
-				if (w->syncer_idle)
+				if (atomic_load(&w->syncer_idle))
 					pthread_cond_signal(&w->work_cv);
 			}
 		}

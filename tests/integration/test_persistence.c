@@ -1367,6 +1367,46 @@ static void segments_rotate_at_wal_segment_bytes_and_a_restart_replays_them_all(
 	assert_int_equal(mdb_stop(s), 0);
 }
 
+/* The number after "field:" in an INFO reply, or -1. */
+static long long info_number(const char *info, const char *field)
+{
+	const char *p = strstr(info, field);
+	return p ? atoll(p + strlen(field)) : -1;
+}
+
+/* --fsync everysec promises that an acknowledged write is on disk about a
+ * second later even when nothing else happens. A lone SET on a fresh server
+ * used to stay unsynced until a second write came: the WAL's syncer went
+ * idle when it looked while the worker's flush was between taking the record
+ * and publishing it. Several fresh servers, since the race needs timing. */
+static void a_lone_write_is_fsynced_within_about_a_second_under_everysec(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 3; round++) {
+		mdb_server *s = mdb_start(NULL);
+		assert_non_null(s);
+		mdb_conn *c = mdb_conn_open(s->port);
+		assert_non_null(c);
+		mdb_sleep_ms(100 * round);
+		MDB_ASSERT_CALL(c, "+OK", "SET", "lone", "write");
+		long long deadline = mdb_now_ms() + 3000, durable = -1;
+		while (mdb_now_ms() < deadline) {
+			char *info = MDB_CALL(c, "INFO", "persistence");
+			durable = info_number(info, "wal_durable_seq:");
+			free(info);
+			if (durable >= 1)
+				break;
+			mdb_sleep_ms(50);
+		}
+		if (durable < 1)
+			fail_msg("round %d: the SET was not fsynced 3 s later (wal_durable_seq "
+			         "%lld)",
+			         round, durable);
+		mdb_conn_close(c);
+		assert_int_equal(mdb_stop(s), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1391,6 +1431,7 @@ int main(void)
 	                a_logged_value_above_max_value_bytes_refuses_start_with_a_clear_error),
 	        cmocka_unit_test(
 	                segments_rotate_at_wal_segment_bytes_and_a_restart_replays_them_all),
+	        cmocka_unit_test(a_lone_write_is_fsynced_within_about_a_second_under_everysec),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
