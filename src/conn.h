@@ -29,6 +29,12 @@ typedef struct conn_stats {
 	_Atomic uint64_t commands;
 	_Atomic uint64_t accepted;
 	_Atomic uint64_t rejected_maxclients;
+	/* Connections refused for what they sent before any command: a TLS
+	 * handshake that failed (plaintext on a TLS port included) or timed out,
+	 * and a TLS ClientHello on a plaintext port. */
+	_Atomic uint64_t rejected_tls_handshake;
+	_Atomic uint64_t rejected_tls_timeout;
+	_Atomic uint64_t rejected_tls_on_plaintext;
 	_Atomic uint64_t bytes_in;
 	_Atomic uint64_t bytes_out;
 } conn_stats;
@@ -37,9 +43,8 @@ typedef struct conn_stats {
  * over the workers at scrape time (observe.c). Indexed like the command
  * table (command_table_get). */
 typedef struct cmd_metric {
-	mx_counter calls;
+	mx_hist duration;                   /* conn_request_bounds(); its count is the calls */
 	mx_counter errors[REPLY_ERR_COUNT]; /* by REPLY_ERR_* */
-	mx_hist duration;                   /* conn_request_bounds() */
 } cmd_metric;
 
 /* The request_duration_seconds buckets (built once; thread-safe). */

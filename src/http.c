@@ -1,19 +1,33 @@
 /* http.c - the observability HTTP endpoint over libmicrohttpd (MHD).
  *
- * MHD does all of HTTP (parsing, keep-alive, limits, timeouts); this file
- * binds the listener itself (so port -1 and a busy port give a clear answer
- * before any thread starts), hands it to MHD, and maps three paths to the
- * caller's callbacks. MHD runs a pool of HTTP_THREADS epoll threads: a slow
- * callback holds one of them, and the others go on accepting, so /healthz
- * answers while a scrape is being built. One thread per connection was the
- * rejected alternative: it isolates better but lets 64 clients make 64 threads.
- * Nothing here touches the server's workers or takes their locks.
+ * MHD does all of HTTP (parsing, keep-alive, limits, timeouts) and, with
+ * --http-tls, TLS through GnuTLS; this file binds the listener itself (so
+ * port -1 and a busy port give a clear answer before any thread starts),
+ * hands it to MHD, maps three paths to the caller's callbacks and asks the
+ * caller's authorize callback about a bearer token on /metrics. MHD runs a
+ * pool of HTTP_THREADS epoll threads: a slow callback holds one of them, and
+ * the others go on accepting, so /healthz answers while a scrape is being
+ * built. One thread per connection was the rejected alternative: it isolates
+ * better but lets 64 clients make 64 threads. Nothing here touches the
+ * server's workers or takes their locks.
+ *
+ * Certificate rotation starts a second daemon on the same listening socket
+ * (MHD_quiesce_daemon hands it over) and stops the first. The rejected
+ * alternative, MHD_OPTION_HTTPS_CERT_CALLBACK, swaps certificates without a
+ * new daemon but means calling GnuTLS directly (another library to link, its
+ * certificate and key types to manage here) for an event that happens a few
+ * times a year. The PEM files are parsed with OpenSSL before GnuTLS sees
+ * them: its messages name what is wrong more plainly, and GnuTLS 3.7 leaks a
+ * certificate when it fails to parse one.
  */
 #include "http.h"
 
 #include <errno.h>
 #include <netdb.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,6 +38,10 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "log.h"
 
@@ -35,22 +53,40 @@
 #define CT_METRICS       "text/plain; version=0.0.4; charset=utf-8"
 #define CT_JSON          "application/json"
 #define CT_TEXT          "text/plain; charset=utf-8"
+#define BEARER_REALM     "Bearer realm=\"minidb\""
+#define BEARER_MAX       16384 /* longer Authorization values are refused unread */
+/* GnuTLS priorities: its defaults, with TLS 1.2 and 1.3 only (SSL 3.0, TLS
+ * 1.0 and 1.1 refused at the handshake). */
+#define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
-struct http_server {
-	struct MHD_Daemon *daemon;
-	http_routes routes;
-	int port;
-	atomic_int starting; /* 1 while MHD_start_daemon runs: its errors go to start_err */
-	char start_err[200]; /* written only while starting (by the starting thread) */
+/* One MHD daemon and its start-up error. The logger's context is per daemon
+ * because during a reload the old daemon's threads log while the new one
+ * starts. The PEM texts are kept for the daemon's life (MHD is handed
+ * pointers to them). */
+struct http_daemon {
+	struct MHD_Daemon *d;
+	pthread_t starter;   /* the thread in MHD_start_daemon, set before it runs */
+	atomic_int starting; /* 1 while MHD_start_daemon runs */
+	char err[300];       /* start-up errors, written by the starter only */
+	char *cert, *key;    /* PEM, NUL-terminated; NULL for plain HTTP */
+	size_t cert_len, key_len;
 };
 
-/* MHD's error log. During start-up the message becomes part of http_start's
+struct http_server {
+	struct http_daemon *cur; /* touched only by the controlling thread */
+	http_routes routes;
+	int port;
+	char bind[80]; /* for messages */
+};
+
+/* MHD's error log. During start-up the message becomes part of the start
  * error; afterwards it is mostly a hostile or broken client ("malformed
- * header line"), so it goes out at debug level, where a flood costs nothing. */
+ * header line", a failed handshake), so it goes out at debug level, where a
+ * flood costs nothing. */
 __attribute__((format(printf, 2, 0))) static void http_mhd_log(void *cls, const char *fmt,
                                                                va_list ap)
 {
-	struct http_server *h = cls;
+	struct http_daemon *hd = cls;
 	char msg[256];
 	size_t n;
 
@@ -58,16 +94,23 @@ __attribute__((format(printf, 2, 0))) static void http_mhd_log(void *cls, const 
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
-	if (atomic_load(&h->starting))
-		snprintf(h->start_err, sizeof h->start_err, "%s", msg);
-	else
+	if (atomic_load(&hd->starting) && pthread_equal(pthread_self(), hd->starter)) {
+		/* MHD logs the cause first, then its consequences: keep them all. */
+		n = strlen(hd->err);
+		snprintf(hd->err + n, sizeof hd->err - n, "%s%s",
+		         n == 0                  ? ""
+		         : hd->err[n - 1] == '.' ? " "
+		                                 : ": ",
+		         msg);
+	} else
 		log_debug("http", "libmicrohttpd", LF_S("error", msg));
 }
 
 /* Queues one response. The body is copied; HEAD bodies are dropped by MHD
  * (which keeps the Content-Length). */
 static enum MHD_Result http_reply(struct MHD_Connection *c, int status, const char *ctype,
-                                  const char *body, size_t len, int allow)
+                                  const char *body, size_t len, const char *hname,
+                                  const char *hvalue)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -77,7 +120,7 @@ static enum MHD_Result http_reply(struct MHD_Connection *c, int status, const ch
 		return MHD_NO; /* out of memory: MHD closes the connection */
 	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype) != MHD_YES ||
 	    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
-	    (allow && MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") != MHD_YES)) {
+	    (hname != NULL && MHD_add_response_header(r, hname, hvalue) != MHD_YES)) {
 		MHD_destroy_response(r);
 		return MHD_NO;
 	}
@@ -89,7 +132,8 @@ static enum MHD_Result http_reply(struct MHD_Connection *c, int status, const ch
 static enum MHD_Result http_reply_str(struct MHD_Connection *c, int status, const char *msg,
                                       int allow)
 {
-	return http_reply(c, status, CT_TEXT, msg, strlen(msg), allow);
+	return http_reply(c, status, CT_TEXT, msg, strlen(msg),
+	                  allow ? MHD_HTTP_HEADER_ALLOW : NULL, "GET, HEAD");
 }
 
 /* 1 when the request announces a body (Content-Length other than 0, or any
@@ -117,9 +161,91 @@ static enum MHD_Result http_route(struct MHD_Connection *c, int (*fn)(void *, bu
 	if (status < 100 || status > 599)
 		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 	ret = http_reply(c, status, ctype, buf_used(&out) > 0 ? buf_start(&out) : "",
-	                 buf_used(&out), 0);
+	                 buf_used(&out), NULL, NULL);
 	buf_free(&out);
 	return ret;
+}
+
+/* The client's address without its port into out ("" when unknown); an
+ * IPv4-mapped IPv6 address in its IPv4 form, so one client has one key. */
+static void http_peer_addr(struct MHD_Connection *c, char *out, size_t cap)
+{
+	const union MHD_ConnectionInfo *ci =
+	        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+
+	out[0] = '\0';
+	if (sa == NULL)
+		return;
+	if (sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
+		          (socklen_t)cap);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a6))
+			inet_ntop(AF_INET, &a6->s6_addr[12], out, (socklen_t)cap);
+		else
+			inet_ntop(AF_INET6, a6, out, (socklen_t)cap);
+	}
+}
+
+/* The token of an "Authorization: Bearer <token>" header (the scheme in any
+ * case, RFC 6750's b64token after one or more spaces, trailing blanks
+ * dropped): *tok points into the header, its length is returned; 0 when the
+ * header is missing, has another scheme or is empty or oversized. */
+static size_t http_bearer(struct MHD_Connection *c, const char **tok)
+{
+	const char *v = NULL;
+	size_t n = 0, i = 6;
+
+	if (MHD_lookup_connection_value_n(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION,
+	                                  strlen(MHD_HTTP_HEADER_AUTHORIZATION), &v,
+	                                  &n) != MHD_YES ||
+	    v == NULL || n > BEARER_MAX || n < 8 || strncasecmp(v, "Bearer", 6) != 0 ||
+	    (v[6] != ' ' && v[6] != '\t'))
+		return 0;
+	while (i < n && (v[i] == ' ' || v[i] == '\t'))
+		i++;
+	while (n > i && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	*tok = v + i;
+	return n - i;
+}
+
+/* 401 with the challenge of RFC 6750: without error= when no token came. */
+static enum MHD_Result http_reply_401(struct MHD_Connection *c, int missing)
+{
+	const char *msg = missing ? "authorization required\n" : "invalid bearer token\n";
+
+	return http_reply(c, MHD_HTTP_UNAUTHORIZED, CT_TEXT, msg, strlen(msg),
+	                  MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+	                  missing ? BEARER_REALM : BEARER_REALM ", error=\"invalid_token\"");
+}
+
+/* Asks the authorize callback about the request; queues the refusal and
+ * returns 1 when refused (*ret holds MHD's answer), 0 to go on. The token
+ * is never logged or echoed. */
+static int http_refused(struct http_server *h, struct MHD_Connection *c, enum MHD_Result *ret)
+{
+	const http_routes *rt = &h->routes;
+	const char *tok = NULL;
+	size_t len;
+	char addr[INET6_ADDRSTRLEN];
+	int st;
+
+	if (rt->authorize == NULL)
+		return 0;
+	len = http_bearer(c, &tok);
+	http_peer_addr(c, addr, sizeof addr);
+	st = rt->authorize(rt->arg, len > 0 ? tok : NULL, len, addr);
+	if (st == 0)
+		return 0;
+	if (st == MHD_HTTP_TOO_MANY_REQUESTS)
+		*ret = http_reply_str(
+		        c, st, "too many failed attempts from this address; retry later\n", 0);
+	else
+		*ret = http_reply_401(c, len == 0);
+	return 1;
 }
 
 /* MHD calls this once when the headers are in (*req_cls NULL), then again
@@ -153,8 +279,12 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *c, const ch
 		                      "request bodies are not accepted\n", 0);
 	}
 	/* url is the path alone: MHD has already split off the query string. */
-	if (strcmp(url, "/metrics") == 0 && rt->metrics != NULL)
+	if (strcmp(url, "/metrics") == 0 && rt->metrics != NULL) {
+		enum MHD_Result ret;
+		if (http_refused(h, c, &ret))
+			return ret;
 		return http_route(c, rt->metrics, rt->arg, CT_METRICS);
+	}
 	if (strcmp(url, "/healthz") == 0 && rt->healthz != NULL)
 		return http_route(c, rt->healthz, rt->arg, CT_JSON);
 	if (strcmp(url, "/readyz") == 0 && rt->readyz != NULL)
@@ -251,47 +381,261 @@ static int http_local_port(int fd)
 	return -1;
 }
 
-http_server *http_start(const char *bind_addr, int port, const http_routes *routes, char *err,
-                        size_t errlen)
+/* Reads a whole PEM file (at most HTTP_TLS_FILE_MAX bytes) into a
+ * NUL-terminated malloc'd buffer. 0, or -1 with "what path: reason" in err. */
+static int http_read_pem(const char *path, const char *what, char **out, size_t *outlen, char *err,
+                         size_t errlen)
+{
+	char *b = NULL;
+	size_t n = 0;
+	int fd, e = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
+		return -1;
+	}
+	b = malloc(HTTP_TLS_FILE_MAX + 2);
+	while (b != NULL && n <= HTTP_TLS_FILE_MAX) {
+		ssize_t r = read(fd, b + n, HTTP_TLS_FILE_MAX + 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			e = r < 0 ? errno : 0;
+			break;
+		}
+		n += (size_t)r;
+	}
+	close(fd);
+	if (b == NULL || e != 0 || n > HTTP_TLS_FILE_MAX || n == 0) {
+		snprintf(err, errlen, "%s %s: %s", what, path,
+		         b == NULL ? "out of memory"
+		         : e != 0  ? strerror(e)
+		         : n == 0  ? "empty file"
+		                   : "larger than 1 MiB");
+		if (b != NULL)
+			explicit_bzero(b, n);
+		free(b);
+		return -1;
+	}
+	b[n] = '\0';
+	*out = b;
+	*outlen = n;
+	return 0;
+}
+
+static void http_daemon_free(struct http_daemon *hd)
+{
+	if (hd == NULL)
+		return;
+	if (hd->key != NULL)
+		explicit_bzero(hd->key, hd->key_len);
+	free(hd->key);
+	free(hd->cert);
+	free(hd);
+}
+
+/* A daemon context with tls's files read (plain HTTP when tls is NULL). */
+static struct http_daemon *http_daemon_new(const http_tls *tls, char *err, size_t errlen)
+{
+	struct http_daemon *hd = calloc(1, sizeof *hd);
+
+	if (hd == NULL) {
+		snprintf(err, errlen, "http: out of memory");
+		return NULL;
+	}
+	if (tls == NULL)
+		return hd;
+	if (tls->cert_file == NULL || tls->key_file == NULL) {
+		snprintf(err, errlen,
+		         "--http-tls needs --tls-cert-file and --tls-key-file "
+		         "(server.tls_cert_file, server.tls_key_file)");
+		free(hd);
+		return NULL;
+	}
+	if (http_read_pem(tls->cert_file, "--tls-cert-file", &hd->cert, &hd->cert_len, err,
+	                  errlen) != 0 ||
+	    http_read_pem(tls->key_file, "--tls-key-file", &hd->key, &hd->key_len, err, errlen) !=
+	            0) {
+		http_daemon_free(hd);
+		return NULL;
+	}
+	return hd;
+}
+
+/* Starts MHD on hd: serving fd with threads, or, with fd -1, a daemon
+ * without listener or threads that only loads the certificate and key (the
+ * check before a reload). The start error is left in hd->err. */
+static int http_daemon_run(struct http_server *h, struct http_daemon *hd, int fd)
+{
+	unsigned flags = MHD_USE_ERROR_LOG;
+	int tls = hd->cert != NULL;
+	struct MHD_OptionItem opts[] = {
+	        {MHD_OPTION_HTTPS_MEM_CERT, 0, hd->cert},
+	        {MHD_OPTION_HTTPS_MEM_KEY, 0, hd->key},
+	        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)HTTP_TLS_PRIORITIES},
+	        {MHD_OPTION_END, 0, NULL},
+	};
+
+	if (tls)
+		flags |= MHD_USE_TLS;
+	hd->err[0] = '\0';
+	hd->starter = pthread_self();
+	atomic_store(&hd->starting, 1);
+	if (fd < 0)
+		hd->d = MHD_start_daemon(flags | MHD_USE_NO_LISTEN_SOCKET, 0, NULL, NULL,
+		                         http_access, h, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log,
+		                         hd, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	else
+		/* MHD owns fd from here: MHD_stop_daemon closes it unless it was
+		 * handed on by MHD_quiesce_daemon. */
+		hd->d = MHD_start_daemon(
+		        flags | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC, 0,
+		        NULL, NULL, http_access, h, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, hd,
+		        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE,
+		        (unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_LIMIT,
+		        (unsigned)HTTP_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT,
+		        (unsigned)HTTP_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		        (size_t)HTTP_CONN_MEMORY, MHD_OPTION_ARRAY, tls ? opts : opts + 3,
+		        MHD_OPTION_END);
+	atomic_store(&hd->starting, 0);
+	if (hd->d == NULL && hd->err[0] == '\0')
+		snprintf(hd->err, sizeof hd->err, "libmicrohttpd failed");
+	return hd->d != NULL ? 0 : -1;
+}
+
+/* OpenSSL's passphrase callback: encrypted keys are refused, never asked
+ * for on a terminal. */
+static int http_no_passphrase(char *pass, int size, int rwflag, void *u)
+{
+	(void)pass;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
+/* Parses hd's PEM texts with OpenSSL: one or more certificates, then an
+ * unencrypted private key that matches the first. 0, or -1 with err set. */
+static int http_pem_check(const struct http_daemon *hd, const http_tls *tls, char *err,
+                          size_t errlen)
+{
+	BIO *b = BIO_new_mem_buf(hd->cert, (int)hd->cert_len);
+	X509 *leaf = b != NULL ? PEM_read_bio_X509(b, NULL, http_no_passphrase, NULL) : NULL;
+	EVP_PKEY *key = NULL;
+	X509 *x;
+	int rc = -1, nread = 1, nbegin = 0;
+
+	if (leaf == NULL) {
+		snprintf(err, errlen, "--tls-cert-file %s: no PEM certificate could be read",
+		         tls->cert_file);
+		goto out;
+	}
+	while ((x = PEM_read_bio_X509(b, NULL, http_no_passphrase, NULL)) != NULL) {
+		X509_free(x);
+		nread++;
+	}
+	for (const char *p = hd->cert; (p = strstr(p, "-----BEGIN CERTIFICATE-----")) != NULL; p++)
+		nbegin++;
+	if (nread < nbegin) {
+		snprintf(err, errlen,
+		         "--tls-cert-file %s: a certificate after the first is malformed",
+		         tls->cert_file);
+		goto out;
+	}
+	ERR_clear_error();
+	BIO_free(b);
+	b = BIO_new_mem_buf(hd->key, (int)hd->key_len);
+	key = b != NULL ? PEM_read_bio_PrivateKey(b, NULL, http_no_passphrase, NULL) : NULL;
+	if (key == NULL) {
+		snprintf(err, errlen,
+		         "--tls-key-file %s: no PEM private key could be read (an encrypted key is "
+		         "not supported)",
+		         tls->key_file);
+		goto out;
+	}
+	if (X509_check_private_key(leaf, key) != 1) {
+		snprintf(err, errlen,
+		         "--tls-key-file %s does not match the certificate in --tls-cert-file %s",
+		         tls->key_file, tls->cert_file);
+		goto out;
+	}
+	rc = 0;
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(key);
+	X509_free(leaf);
+	BIO_free(b);
+	return rc;
+}
+
+/* Whether the certificate and key of hd load (and match), with OpenSSL and
+ * then with GnuTLS as the serving daemon will load them. 0, or -1 with err
+ * set. */
+static int http_daemon_check(struct http_server *h, struct http_daemon *hd, const http_tls *tls,
+                             char *err, size_t errlen)
+{
+	if (http_pem_check(hd, tls, err, errlen) != 0)
+		return -1;
+	if (http_daemon_run(h, hd, -1) != 0) {
+		snprintf(err, errlen, "--tls-cert-file %s / --tls-key-file %s: %s", tls->cert_file,
+		         tls->key_file, hd->err);
+		return -1;
+	}
+	MHD_stop_daemon(hd->d);
+	hd->d = NULL;
+	return 0;
+}
+
+http_server *http_start(const char *bind_addr, int port, const http_routes *routes,
+                        const http_tls *tls, char *err, size_t errlen)
 {
 	struct http_server *h;
+	struct http_daemon *hd;
 	int fd;
 
 	if (bind_addr == NULL || routes == NULL || port < -1 || port > 65535) {
 		snprintf(err, errlen, "http: invalid address or port %d", port);
 		return NULL;
 	}
+	if (tls != NULL && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		snprintf(err, errlen,
+		         "--http-tls: this libmicrohttpd was built without TLS support");
+		return NULL;
+	}
 	h = calloc(1, sizeof *h);
-	if (h == NULL) {
-		snprintf(err, errlen, "http: out of memory");
+	hd = h != NULL ? http_daemon_new(tls, err, errlen) : NULL;
+	if (h == NULL || hd == NULL) {
+		if (h == NULL)
+			snprintf(err, errlen, "http: out of memory");
+		free(h);
 		return NULL;
 	}
 	h->routes = *routes;
+	snprintf(h->bind, sizeof h->bind, "%s", bind_addr);
+	/* A bad certificate is reported as such, before any socket exists. */
+	if (tls != NULL && http_daemon_check(h, hd, tls, err, errlen) != 0) {
+		http_daemon_free(hd);
+		free(h);
+		return NULL;
+	}
 	fd = http_listen(bind_addr, port < 0 ? 0 : port, err, errlen);
 	if (fd < 0) {
+		http_daemon_free(hd);
 		free(h);
 		return NULL;
 	}
 	h->port = http_local_port(fd);
-	atomic_store(&h->starting, 1);
-	/* MHD owns fd from here: MHD_stop_daemon closes it. */
-	h->daemon = MHD_start_daemon(
-	        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
-	        0, NULL, NULL, http_access, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-	        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_LIMIT,
-	        (unsigned)HTTP_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
-	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
-	        MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h, MHD_OPTION_END);
-	atomic_store(&h->starting, 0);
-	if (h->daemon == NULL) {
+	if (http_daemon_run(h, hd, fd) != 0) {
 		/* Whether MHD closed fd on this path is not documented; leaking one
 		 * descriptor on a failed start beats a double close. */
 		snprintf(err, errlen, "http: cannot start the HTTP server on %s port %d: %s",
-		         bind_addr, h->port,
-		         h->start_err[0] ? h->start_err : "libmicrohttpd failed");
+		         bind_addr, h->port, hd->err);
+		http_daemon_free(hd);
 		free(h);
 		return NULL;
 	}
+	h->cur = hd;
 	return h;
 }
 
@@ -300,10 +644,80 @@ int http_port(const http_server *h)
 	return h->port;
 }
 
+int http_is_tls(const http_server *h)
+{
+	return h->cur->cert != NULL;
+}
+
+int http_reload_tls(http_server *h, const http_tls *tls, char *err, size_t errlen)
+{
+	struct http_daemon *old = h->cur, *hd;
+	MHD_socket fd;
+
+	if (tls == NULL || old->cert == NULL) {
+		snprintf(err, errlen, "--http-tls cannot be turned %s by a reload; restart minidb",
+		         tls == NULL ? "off" : "on");
+		return -EINVAL;
+	}
+	hd = http_daemon_new(tls, err, errlen);
+	if (hd == NULL)
+		return -EINVAL;
+	if (hd->cert_len == old->cert_len && hd->key_len == old->key_len &&
+	    memcmp(hd->cert, old->cert, hd->cert_len) == 0 &&
+	    memcmp(hd->key, old->key, hd->key_len) == 0) {
+		http_daemon_free(hd);
+		return 0;
+	}
+	if (http_daemon_check(h, hd, tls, err, errlen) != 0) {
+		http_daemon_free(hd);
+		return -EINVAL;
+	}
+	/* From here the old daemon accepts nothing; connections that arrive
+	 * wait in the listen backlog for the new one. */
+	fd = MHD_quiesce_daemon(old->d);
+	if (fd == MHD_INVALID_SOCKET) {
+		snprintf(err, errlen, "http: cannot take over the listening socket");
+		http_daemon_free(hd);
+		return -EIO;
+	}
+	if (http_daemon_run(h, hd, fd) == 0) {
+		MHD_stop_daemon(old->d);
+		http_daemon_free(old);
+		h->cur = hd;
+		return 1;
+	}
+	snprintf(err, errlen, "http: the new certificate loaded but the server did not start: %s",
+	         hd->err);
+	http_daemon_free(hd);
+	/* Serve the old files again on a fresh daemon; the quiesced one cannot
+	 * listen again. */
+	hd = calloc(1, sizeof *hd);
+	if (hd != NULL) {
+		hd->cert = old->cert;
+		hd->key = old->key;
+		hd->cert_len = old->cert_len;
+		hd->key_len = old->key_len;
+		if (http_daemon_run(h, hd, fd) == 0) {
+			old->cert = old->key = NULL;
+			MHD_stop_daemon(old->d);
+			http_daemon_free(old);
+			h->cur = hd;
+			return -EIO;
+		}
+		free(hd);
+	}
+	log_error("http",
+	          "the HTTPS endpoint is down after a failed certificate reload; restart "
+	          "minidb",
+	          LF_I("port", h->port));
+	return -EIO;
+}
+
 void http_stop(http_server *h)
 {
 	if (h == NULL)
 		return;
-	MHD_stop_daemon(h->daemon);
+	MHD_stop_daemon(h->cur->d);
+	http_daemon_free(h->cur);
 	free(h);
 }

@@ -111,7 +111,7 @@ static int is_loopback(const char *addr)
  * while running: credentials (removed or changed tokens are revoked and
  * their connections closed) and the TLS certificate, key and CAs. Other
  * settings need a restart. A bad file changes nothing. */
-static void reload(int argc, char **argv, security_t *sec, server_t *srv)
+static void reload(int argc, char **argv, security_t *sec, server_t *srv, http_server *http)
 {
 	config cfg;
 	char err[512];
@@ -139,9 +139,23 @@ static void reload(int argc, char **argv, security_t *sec, server_t *srv)
 	if (rc != 0)
 		log_error("main", "reload: TLS certificates refused; the old ones stay in use",
 		          LF_S("error", err));
+	/* The HTTPS endpoint's certificate: swapped only when the files changed. */
+	if (http && (http_is_tls(http) || cfg.http_tls)) {
+		http_tls htls = {.cert_file = cfg.tls_cert_file, .key_file = cfg.tls_key_file};
+		int hrc = http_reload_tls(http, cfg.http_tls ? &htls : NULL, err, sizeof(err));
+		if (hrc < 0)
+			log_error("main",
+			          "reload: HTTPS certificate refused; the old one stays in use",
+			          LF_S("error", err), LF_I("port", http_port(http)));
+		else if (hrc == 1)
+			log_info("main", "reload: the HTTP endpoint serves the new certificate",
+			         LF_I("port", http_port(http)));
+	}
 	server_revalidate_all(srv);
 	log_info("main", "reloaded", LF_U("credentials_generation", security_generation(sec)),
-	         LF_S("tls", rc == 0 ? "reloaded" : "unchanged"));
+	         LF_S("tls", !cfg.tls && cfg.tls_port < 0 ? "off"
+	                     : rc == 0                    ? "reloaded"
+	                                                  : "unchanged"));
 	config_free(&cfg);
 }
 
@@ -184,6 +198,17 @@ int main(int argc, char **argv)
 	security_t *sec = security_create(&cfg, err, sizeof(err));
 	if (!sec) {
 		fprintf(stderr, "minidb: %s\n", err);
+		config_free(&cfg);
+		return 2;
+	}
+	/* --http-auth checks bearer tokens against the client port's
+	 * credentials, whether or not the client port asks for them. */
+	if (cfg.http_port != 0 && cfg.http_auth && !cfg.auth_token && cfg.ntokens == 0 &&
+	    !cfg.jwt_secret && !cfg.jwt_secret_file && !cfg.jwt_public_key_file &&
+	    !cfg.jwt_jwks_file) {
+		fprintf(stderr, "minidb: --http-auth (metrics.auth) needs a credential to check: "
+		                "security.auth_token, security.tokens or a JWT key\n");
+		security_free(sec);
 		config_free(&cfg);
 		return 2;
 	}
@@ -262,18 +287,24 @@ int main(int argc, char **argv)
 		http_routes routes = {.metrics = observe_metrics,
 		                      .healthz = observe_healthz,
 		                      .readyz = observe_readyz,
-		                      .arg = obs};
+		                      .arg = obs,
+		                      .authorize = cfg.http_auth ? observe_authorize : NULL};
+		http_tls htls = {.cert_file = cfg.tls_cert_file, .key_file = cfg.tls_key_file};
 		if (obs)
-			http = http_start(cfg.http_bind, cfg.http_port, &routes, err, sizeof(err));
+			http = http_start(cfg.http_bind, cfg.http_port, &routes,
+			                  cfg.http_tls ? &htls : NULL, err, sizeof(err));
 		if (!obs || !http) {
 			log_error("main",
 			          "cannot start the HTTP endpoint (--http-port 0 turns it off)",
 			          LF_S("error", obs ? err : "out of memory"),
 			          LF_S("bind", cfg.http_bind), LF_I("port", cfg.http_port));
+			/* A message naming a flag is a configuration error. */
+			exit_code = obs && strncmp(err, "--", 2) == 0 ? 2 : 1;
 			goto out;
 		}
 		log_info("server", "listening", LF_S("listener", "http"),
-		         LF_S("bind", cfg.http_bind), LF_I("port", http_port(http)));
+		         LF_S("bind", cfg.http_bind), LF_I("port", http_port(http)),
+		         LF_B("tls", cfg.http_tls), LF_B("auth", cfg.http_auth));
 	}
 	rc = persist_load(persist, stop_requested, err, sizeof(err));
 	if (rc == -ECANCELED) {
@@ -293,7 +324,7 @@ int main(int argc, char **argv)
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			reload(argc, argv, sec, srv);
+			reload(argc, argv, sec, srv, http);
 			continue;
 		}
 		log_info("main", "shutting down",

@@ -250,6 +250,15 @@ void mx_hist_snap_add(mx_hist_snap *s, const mx_hist *h, const mx_bounds *b)
 	s->sum_ns += atomic_load_explicit(&h->sum_ns, memory_order_relaxed);
 }
 
+uint64_t mx_hist_count(const mx_hist *h, const mx_bounds *b)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i <= b->n; i++)
+		n += atomic_load_explicit(&h->bucket[i], memory_order_relaxed);
+	return n;
+}
+
 void mx_hist_merge(mx_hist_snap *s, const mx_hist *const *hists, size_t nhists, const mx_bounds *b)
 {
 	mx_hist_snap_clear(s);

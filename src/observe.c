@@ -1,7 +1,8 @@
 /* observe.c - what the HTTP endpoint serves: /metrics (every family of the
  * Prometheus exposition, gathered at scrape time from the workers' own
  * counters, the store, the WAL, the snapshots and the credentials),
- * /healthz and /readyz.
+ * /healthz and /readyz, and the bearer-token check of /metrics under
+ * --http-auth (observe_authorize, over the same credentials as AUTH).
  *
  * Nothing here runs on a worker: the HTTP threads call in, read relaxed
  * single-writer counters and sum them. A scrape therefore costs the
@@ -10,6 +11,8 @@
 #include "observe.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +37,7 @@ struct observe {
 	store_t *store;
 	persist_t *persist;
 	security_t *sec;
+	_Atomic uint64_t http_auth_failures; /* /metrics requests refused */
 };
 
 observe_t *observe_create(server_t *srv, store_t *store, persist_t *persist, security_t *sec)
@@ -76,7 +80,7 @@ static void write_requests(observe_t *o, mx_writer *w)
 		uint64_t calls = 0;
 		for (size_t k = 0; k < nw; k++)
 			if (ws[k]->cmetrics && i < ws[k]->ncmetrics)
-				calls += mx_counter_get(&ws[k]->cmetrics[i].calls);
+				calls += mx_hist_count(&ws[k]->cmetrics[i].duration, b);
 		if (calls == 0)
 			continue; /* keep the exposition short: a series appears once used */
 		upper(method, sizeof method, table[i].name);
@@ -151,8 +155,17 @@ static void write_server(observe_t *o, mx_writer *w)
 	        si.total_connections_received);
 	mx_family(w, "minidb_connections_rejected_total", MX_COUNTER,
 	          "Client connections refused, by reason");
-	mx_label l = {"reason", "maxclients"};
-	mx_sample_u64(w, "minidb_connections_rejected_total", &l, 1, si.rejected_connections);
+	const struct {
+		const char *reason;
+		uint64_t n;
+	} rejected[] = {{"maxclients", si.rejected_connections},
+	                {"tls_handshake", si.rejected_tls_handshake},
+	                {"tls_handshake_timeout", si.rejected_tls_timeout},
+	                {"tls_on_plaintext_port", si.rejected_tls_on_plaintext}};
+	for (size_t i = 0; i < sizeof rejected / sizeof rejected[0]; i++) {
+		mx_label l = {"reason", rejected[i].reason};
+		mx_sample_u64(w, "minidb_connections_rejected_total", &l, 1, rejected[i].n);
+	}
 	counter(w, "minidb_net_input_bytes_total", "Bytes read from clients",
 	        si.total_net_input_bytes);
 	counter(w, "minidb_net_output_bytes_total", "Bytes written to clients",
@@ -169,6 +182,10 @@ static void write_server(observe_t *o, mx_writer *w)
 	        ss.auth_backoff_refused);
 	counter(w, "minidb_auth_revoked_connections_total",
 	        "Connections closed because their credential was revoked", ss.revoked_closed);
+	counter(w, "minidb_http_auth_failures_total",
+	        "HTTP /metrics requests refused under --http-auth (no, wrong or expired bearer "
+	        "token, or the address in backoff)",
+	        atomic_load_explicit(&o->http_auth_failures, memory_order_relaxed));
 }
 
 static void write_store(observe_t *o, mx_writer *w)
@@ -209,6 +226,9 @@ static void write_persist(observe_t *o, mx_writer *w)
 	gauge(w, "minidb_snapshot_last_success_timestamp_seconds",
 	      "Unix time of the last successful snapshot (or of start-up)",
 	      (double)sn->last_save_time);
+	gauge(w, "minidb_snapshot_changes_since_last",
+	      "Records logged since the newest snapshot (Redis: rdb_changes_since_last_save)",
+	      pi.last_seq > sn->last_seq ? (double)(pi.last_seq - sn->last_seq) : 0);
 	gauge(w, "minidb_snapshot_last_duration_seconds",
 	      "Duration of the last successful snapshot",
 	      sn->last_duration_ms >= 0 ? (double)sn->last_duration_ms / 1000.0 : 0);
@@ -289,6 +309,16 @@ static void json_status(buf *out, const char *status, const char *reason)
 		buf_append(out, "\"", 1);
 	}
 	buf_append(out, "}\n", 2);
+}
+
+int observe_authorize(void *arg, const char *token, size_t len, const char *addr)
+{
+	observe_t *o = arg;
+	int rc = security_check_bearer(o->sec, token, len, addr && addr[0] ? addr : NULL);
+	if (rc == 1)
+		return 0;
+	atomic_fetch_add_explicit(&o->http_auth_failures, 1, memory_order_relaxed);
+	return rc == -EAGAIN ? 429 : 401;
 }
 
 int observe_healthz(void *arg, buf *out)

@@ -4,6 +4,8 @@
 #ifndef MINIDB_OBSERVE_H
 #define MINIDB_OBSERVE_H
 
+#include <stddef.h>
+
 #include "buf.h"
 
 struct server;
@@ -22,5 +24,11 @@ void observe_free(observe_t *o);
 int observe_metrics(void *arg, buf *out);
 int observe_healthz(void *arg, buf *out); /* 200, or 503 when a worker loop is stuck */
 int observe_readyz(void *arg, buf *out);  /* 200, or 503 loading / WAL / snapshot failed */
+
+/* http_routes.authorize under --http-auth: 0 when token is a credential the
+ * client port accepts (security_check_bearer), else 401, or 429 while addr
+ * is in AUTH's backoff; each refusal counts in
+ * minidb_http_auth_failures_total. */
+int observe_authorize(void *arg, const char *token, size_t len, const char *addr);
 
 #endif

@@ -610,6 +610,29 @@ int security_authenticate(security_t *s, cmd_client *cl, const char *user, size_
 	return 0;
 }
 
+int security_check_bearer(security_t *s, const char *token, size_t len, const char *addr)
+{
+	char err[256];
+	int64_t now = (int64_t)loop_clock_ms();
+	if (!s || !token || len == 0)
+		return 0; /* no guess made: not counted against the address */
+	if (addr && auth_backoff_check(s->backoff, addr, now) > 0)
+		return -EAGAIN;
+	creds *c = creds_get(s);
+	grant g;
+	int rc = verify(c, NULL, 0, token, len, &g, err, sizeof err);
+	creds_put(c);
+	if (rc == 0) {
+		if (addr)
+			auth_backoff_success(s->backoff, addr);
+		return 1;
+	}
+	int64_t wait = addr ? auth_backoff_fail(s->backoff, addr, now) : 0;
+	log_info("auth", "HTTP bearer token refused", LF_S("peer", addr ? addr : "?"),
+	         LF_S("reason", err), LF_I("next_wait_ms", wait));
+	return 0;
+}
+
 /* Maps a verified client certificate's name to a token of that name. */
 static int cert_login(creds *c, cmd_client *cl)
 {

@@ -62,6 +62,19 @@ int security_check_command(security_t *s, cmd_ctx *ctx, const command *cmd);
 int security_authenticate(security_t *s, cmd_client *cl, const char *user, size_t user_len,
                           const char *token, size_t len, char *err, size_t errlen);
 
+/* Checks a bearer token presented outside the client protocol (the HTTP
+ * endpoint's /metrics): a named token, the legacy auth_token or a JWT, by
+ * the rules of AUTH (the verified-token cache, a JWT's signature, issuer,
+ * audience and expiry) against the current credentials, so a reload's
+ * revocation applies to the next request. Any valid credential will do,
+ * whatever its permissions. addr (the client's address without its port;
+ * NULL: none) shares AUTH's per-address backoff. Touches no connection and
+ * logs a refusal without the token. Returns 1 (valid), 0 (refused; also
+ * when no credential is configured; a missing or empty token is refused
+ * without counting as a failure) or -EAGAIN (addr is in backoff: refused
+ * unchecked). */
+int security_check_bearer(security_t *s, const char *token, size_t len, const char *addr);
+
 /* Whether a connection authenticated against an older generation is still
  * allowed under the current credentials (its token still present with the
  * same hash, its certificate name still mapped, its JWT key still there).

@@ -542,6 +542,9 @@ void server_info_get(server_t *s, server_info *out)
 #define SUM(dst, src) out->dst += atomic_load_explicit(&cw->src, memory_order_relaxed)
 		SUM(total_connections_received, stats.accepted);
 		SUM(rejected_connections, stats.rejected_maxclients);
+		SUM(rejected_tls_handshake, stats.rejected_tls_handshake);
+		SUM(rejected_tls_timeout, stats.rejected_tls_timeout);
+		SUM(rejected_tls_on_plaintext, stats.rejected_tls_on_plaintext);
 		SUM(total_commands_processed, stats.commands);
 		SUM(total_net_input_bytes, stats.bytes_in);
 		SUM(total_net_output_bytes, stats.bytes_out);

@@ -76,7 +76,10 @@ typedef struct server_info {
 	int64_t start_ms; /* Unix ms */
 	uint64_t connected_clients;
 	uint64_t total_connections_received;
-	uint64_t rejected_connections;
+	uint64_t rejected_connections; /* max_clients (Redis's INFO field) */
+	uint64_t rejected_tls_handshake;
+	uint64_t rejected_tls_timeout;
+	uint64_t rejected_tls_on_plaintext;
 	uint64_t total_commands_processed;
 	uint64_t total_net_input_bytes;
 	uint64_t total_net_output_bytes;

@@ -352,13 +352,15 @@ static inline void gen_token(tokdef *t)
 	mdb_proc_free(&res);
 }
 
-/* A config file (YAML) turning auth on with the named tokens, and
- * optionally the legacy auth_token and an HS256 jwt_secret. malloc'd path. */
-static inline char *write_config(const fx *f, const char *name, const tokdef *toks, size_t ntoks,
-                                 const char *legacy, const char *jwt_secret)
+/* A config file (YAML) with the named tokens, and optionally the legacy
+ * auth_token and an HS256 jwt_secret; auth_enabled as asked. malloc'd path. */
+static inline char *write_config_auth(const fx *f, const char *name, int auth_enabled,
+                                      const tokdef *toks, size_t ntoks, const char *legacy,
+                                      const char *jwt_secret)
 {
 	char text[8192];
-	size_t n = (size_t)snprintf(text, sizeof text, "security:\n  auth_enabled: true\n");
+	size_t n = (size_t)snprintf(text, sizeof text, "security:\n%s",
+	                            auth_enabled ? "  auth_enabled: true\n" : "");
 	if (legacy != NULL)
 		n += (size_t)snprintf(text + n, sizeof text - n, "  auth_token: \"%s\"\n", legacy);
 	if (jwt_secret != NULL)
@@ -372,6 +374,13 @@ static inline char *write_config(const fx *f, const char *name, const tokdef *to
 		                      toks[i].name, toks[i].hash, toks[i].perms);
 	assert_true(n < sizeof text);
 	return fx_write(f, name, text);
+}
+
+/* write_config_auth with auth on. */
+static inline char *write_config(const fx *f, const char *name, const tokdef *toks, size_t ntoks,
+                                 const char *legacy, const char *jwt_secret)
+{
+	return write_config_auth(f, name, 1, toks, ntoks, legacy, jwt_secret);
 }
 
 /* Starts a server with a config of toks (and the legacy token) only. */

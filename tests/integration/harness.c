@@ -1734,3 +1734,193 @@ void mdb_kill_ok_at(mdb_server *s, const char *file, int line)
 		_fail(file, line);
 	}
 }
+
+/* ---- background processes and HTTP ---- */
+
+pid_t mdb_spawn_bg(const char *const argv[], const char *out_path)
+{
+	int outfd = open(out_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (outfd < 0 || nullfd < 0) {
+		fprintf(stderr, "harness: open %s: %s\n", out_path, strerror(errno));
+		if (outfd >= 0)
+			close(outfd);
+		if (nullfd >= 0)
+			close(nullfd);
+		return -1;
+	}
+	const int fds[3] = {nullfd, outfd, outfd};
+	ignore_sigpipe();
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid == 0) {
+		setpgid(0, 0); /* async-signal-safe; its group can then be signalled whole */
+		child_exec(argv[0], (char *const *)argv, fds, parent);
+	}
+	if (pid < 0)
+		fprintf(stderr, "harness: fork: %s\n", strerror(errno));
+	else
+		setpgid(pid, pid); /* also from here, so the group exists before we signal it */
+	close(outfd);
+	close(nullfd);
+	return pid;
+}
+
+int mdb_bg_stop(pid_t pid, int timeout_ms)
+{
+	if (pid <= 0)
+		return -1;
+	kill(-pid, SIGTERM);
+	int st = wait_pid(pid, timeout_ms);
+	kill(-pid, SIGKILL); /* anything it left in its group */
+	if (st >= 0)
+		return st;
+	wait_pid(pid, mdb_timeout_ms(MDB_STOP_TIMEOUT_MS));
+	return -1;
+}
+
+int mdb_bg_exited(pid_t pid)
+{
+	int ws;
+	if (pid > 0 && waitpid(pid, &ws, WNOHANG) == pid)
+		return decode_status(ws);
+	return -1;
+}
+
+int mdb_free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_in sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof sa;
+	int port = -1;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+int mdb_http_get(int port, const char *path, char **body, int timeout_ms)
+{
+	if (body != NULL)
+		*body = NULL;
+	ignore_sigpipe();
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	struct sockaddr_in sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	char req[512];
+	int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1:%d\r\n\r\n", path,
+	                 port);
+	if (n <= 0 || (size_t)n >= sizeof req ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+	    mdb_send_all(fd, req, (size_t)n) != 0) {
+		close(fd);
+		return -1;
+	}
+	/* HTTP/1.0 without keep-alive: the response ends where the server closes. */
+	size_t cap = 4096, len = 0;
+	char *resp = malloc(cap);
+	long long deadline = mdb_now_ms() + timeout_ms;
+	while (resp != NULL) {
+		if (len + 1 == cap) {
+			char *p = cap < MDB_MAX_CAPTURE ? realloc(resp, cap * 2) : NULL;
+			if (p == NULL) {
+				free(resp);
+				resp = NULL;
+				break;
+			}
+			resp = p;
+			cap *= 2;
+		}
+		ssize_t r = recv(fd, resp + len, cap - 1 - len, 0);
+		if (r > 0) {
+			len += (size_t)r;
+		} else if (r == 0) {
+			break;
+		} else if (errno != EINTR || mdb_now_ms() > deadline) {
+			free(resp); /* a timeout or a reset: no complete response */
+			resp = NULL;
+		}
+	}
+	close(fd);
+	if (resp == NULL)
+		return -1;
+	resp[len] = '\0';
+	int status = -1;
+	const char *end = strstr(resp, "\r\n\r\n");
+	if (end != NULL && strncmp(resp, "HTTP/1.", 7) == 0 && len > 12 && resp[8] == ' ')
+		status = atoi(resp + 9);
+	if (status >= 100 && body != NULL)
+		*body = strdup(end + 4);
+	free(resp);
+	return status >= 100 ? status : -1;
+}
+
+int mdb_http_port(const mdb_server *s)
+{
+	char *line = mdb_last_log_line(s, "\"listener\":\"http\"");
+	long long port = mdb_log_field(line, "port");
+	free(line);
+	return port > 0 && port < 65536 ? (int)port : -1;
+}
+
+long long mdb_rss_bytes(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	char *text = mdb_read_file(path, NULL);
+	if (text == NULL)
+		return -1;
+	long long kib = -1;
+	const char *p = strstr(text, "\nVmRSS:");
+	if (p != NULL)
+		kib = strtoll(p + 7, NULL, 10);
+	free(text);
+	return kib >= 0 ? kib * 1024 : -1;
+}
+
+int mdb_s_client(const char *openssl, int port, const char *cafile, const char *hostname,
+                 const char *version_flag, const char *input, char **out)
+{
+	char addr[64];
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+	const char *argv[16];
+	int n = 0;
+	argv[n++] = openssl;
+	argv[n++] = "s_client";
+	argv[n++] = "-connect";
+	argv[n++] = addr;
+	argv[n++] = "-CAfile";
+	argv[n++] = cafile;
+	argv[n++] = "-verify_return_error";
+	if (hostname != NULL) {
+		argv[n++] = "-verify_hostname";
+		argv[n++] = hostname;
+	}
+	argv[n++] = "-ign_eof";
+	argv[n++] = version_flag;
+	/* Let the client offer old versions so that the server is what refuses. */
+	argv[n++] = "-cipher";
+	argv[n++] = "DEFAULT@SECLEVEL=0";
+	argv[n] = NULL;
+	mdb_proc r;
+	assert_int_equal(mdb_run(argv, input, strlen(input), mdb_timeout_ms(20000), &r), 0);
+	int st = r.status;
+	*out = r.out;
+	r.out = NULL;
+	mdb_proc_free(&r);
+	return st;
+}

@@ -372,4 +372,48 @@ void mdb_kill_ok_at(mdb_server *s, const char *file, int line);
  * bytes, bytes outside printable ASCII as \xHH. */
 void mdb_print_cmd(size_t argc, const char *const argv[], const size_t lens[]);
 
+/* ---- background processes and HTTP (added for the observability tests) ---- */
+
+/* Starts argv[0] (a path) with argv in the background, in a process group of
+ * its own, stdin from /dev/null and stdout and stderr appended to out_path.
+ * Like the server it gets SIGKILL when the starting thread exits. Returns the
+ * pid, or -1. Call it from the main thread (see mdb_start). */
+pid_t mdb_spawn_bg(const char *const argv[], const char *out_path);
+
+/* Stops a process started by mdb_spawn_bg: SIGTERM to its group, up to
+ * timeout_ms (not scaled) for it to exit, then SIGKILL to the group. Returns
+ * its status (exit code, or 128 + signal), or -1 when it had to be killed. */
+int mdb_bg_stop(pid_t pid, int timeout_ms);
+
+/* Its status if pid has exited (and is reaped now), else -1. */
+int mdb_bg_exited(pid_t pid);
+
+/* A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, read,
+ * closed), for peers that cannot report a port-0 choice; -1 on error. The
+ * caller retries when the peer then finds it taken. */
+int mdb_free_port(void);
+
+/* One HTTP/1.0 GET of path from 127.0.0.1:port over a plain socket, much
+ * faster than running curl: for polling (libcurl is no dependency, and a
+ * HTTP/1.0 answer needs no parsing beyond its status line and the blank line
+ * before the body). Quiet when nothing listens. Returns
+ * the status code with the body (malloc'd, NUL-terminated) in *body when body
+ * is not NULL, or -1 (refused, timeout, malformed). Every read and write is
+ * bounded by timeout_ms (not scaled). */
+int mdb_http_get(int port, const char *path, char **body, int timeout_ms);
+
+/* The HTTP port of the server's latest "listener":"http" log line, or -1. */
+int mdb_http_port(const mdb_server *s);
+
+/* VmRSS of a process in bytes from /proc/<pid>/status, or -1. */
+long long mdb_rss_bytes(pid_t pid);
+
+/* Runs `openssl s_client` (at openssl, a path) against 127.0.0.1:port,
+ * verifying the server against cafile and, when hostname is not NULL, its
+ * name; version_flag is -tls1_1, -tls1_2 or -tls1_3. Sends input, then waits
+ * for the server to close (-ign_eof). Returns its exit status and the output
+ * in *out (malloc'd), failing the test if it cannot run in time. */
+int mdb_s_client(const char *openssl, int port, const char *cafile, const char *hostname,
+                 const char *version_flag, const char *input, char **out);
+
 #endif

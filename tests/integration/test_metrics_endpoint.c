@@ -1,13 +1,16 @@
 /* test_metrics_endpoint.c - the HTTP endpoint of the real server: /metrics
  * after a known load (counts by method, errors by reason, durations, keys,
  * process and build metrics) checked number by number and by promtool,
- * /healthz and /readyz, and --http-port 0 leaving it off. curl is the
- * client; every run is bounded by its --max-time and mdb_run's deadline.
+ * /healthz and /readyz, --http-port 0 leaving it off, and the metrics
+ * contract (tests/monitoring/metric-names.txt) against a live scrape both
+ * ways. curl is the client; every run is bounded by its --max-time and
+ * mdb_run's deadline.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,12 +168,164 @@ static void http_port_0_turns_the_endpoint_off(void **state)
 	assert_int_equal(mdb_stop(s), 0);
 }
 
+/* ---- the metrics contract: tests/monitoring/metric-names.txt ---- */
+
+enum { MAX_NAMES = 256, NAME_LEN = 128 };
+
+typedef struct name_set {
+	char names[MAX_NAMES][NAME_LEN];
+	int n;
+} name_set;
+
+static int set_has(const name_set *ns, const char *name)
+{
+	for (int i = 0; i < ns->n; i++)
+		if (strcmp(ns->names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+static void set_add(name_set *ns, const char *name, size_t len)
+{
+	if (len == 0 || len >= NAME_LEN)
+		fail_msg("metric name of %zu bytes: %.*s", len, (int)(len < 200 ? len : 200), name);
+	char tmp[NAME_LEN];
+	memcpy(tmp, name, len);
+	tmp[len] = '\0';
+	if (set_has(ns, tmp))
+		return;
+	if (ns->n == MAX_NAMES)
+		fail_msg("more than %d metric names", MAX_NAMES);
+	memcpy(ns->names[ns->n++], tmp, len + 1);
+}
+
+/* The source tree: $MINIDB_SOURCE_DIR, the MINIDB_SOURCE_DIR definition, or
+ * two levels above this file (__FILE__ is absolute under CMake, as
+ * tests/unit/test_config.c relies on too). */
+static void names_file_path(char *path, size_t len)
+{
+	const char *env = getenv("MINIDB_SOURCE_DIR");
+#ifdef MINIDB_SOURCE_DIR
+	if (env == NULL || *env == '\0')
+		env = MINIDB_SOURCE_DIR;
+#endif
+	if (env != NULL && *env != '\0') {
+		snprintf(path, len, "%s/tests/monitoring/metric-names.txt", env);
+		return;
+	}
+	const char *slash = strrchr(__FILE__, '/');
+	snprintf(path, len, "%.*s/../monitoring/metric-names.txt",
+	         slash != NULL ? (int)(slash - __FILE__) : 1, slash != NULL ? __FILE__ : ".");
+}
+
+/* The names in the file: one a line, '#' comments and blank lines skipped. */
+static void read_names_file(name_set *ns)
+{
+	char path[PATH_MAX];
+	names_file_path(path, sizeof path);
+	char *text = mdb_read_file(path, NULL);
+	if (text == NULL)
+		fail_msg("cannot read %s (set MINIDB_SOURCE_DIR to the source tree)", path);
+	for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+		char *hash = strchr(line, '#');
+		if (hash != NULL)
+			*hash = '\0';
+		size_t b = strspn(line, " \t\r"), e = b + strcspn(line + b, " \t\r");
+		if (e > b)
+			set_add(ns, line + b, e - b);
+	}
+	free(text);
+	assert_true(ns->n > 10);
+}
+
+static void the_live_scrape_exposes_exactly_the_series_in_metric_names_txt(void **state)
+{
+	(void)state;
+	static name_set listed, samples;
+	memset(&listed, 0, sizeof listed);
+	memset(&samples, 0, sizeof samples);
+	read_names_file(&listed);
+
+	/* Series that appear once used: a command, its duration, an error. */
+	mdb_server *s = mdb_start_ok(((const char *const[]){"--http-port=-1", NULL}));
+	int hp = http_port_of(s);
+	assert_true(hp > 0);
+	mdb_conn *c = mdb_conn_open(s->port);
+	assert_non_null(c);
+	mdb_assert_cmd(c, "SET k v", "OK");
+	char *r = mdb_cmd(c, "NOSUCHCOMMAND");
+	assert_non_null(r);
+	free(r);
+	mdb_conn_close(c);
+	char *body = NULL;
+	assert_int_equal(http_get(hp, "/metrics", &body), 200);
+	assert_non_null(body);
+	assert_int_equal(mdb_stop(s), 0);
+
+	/* Every sample's name, and every family's series by its TYPE. */
+	int missing = 0;
+	for (char *line = strtok(body, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+		if (strncmp(line, "# TYPE ", 7) == 0) {
+			char *fam = line + 7, *sp = strchr(fam, ' ');
+			assert_non_null(sp);
+			*sp = '\0';
+			if (strcmp(sp + 1, "histogram") == 0) {
+				static const char *const suffix[] = {"_bucket", "_sum", "_count"};
+				for (int i = 0; i < 3; i++) {
+					char series_name[NAME_LEN + 8];
+					snprintf(series_name, sizeof series_name, "%s%s", fam,
+					         suffix[i]);
+					if (!set_has(&listed, series_name)) {
+						print_error("histogram %s: %s not in "
+						            "metric-names.txt\n",
+						            fam, series_name);
+						missing++;
+					}
+				}
+				if (set_has(&listed, fam)) {
+					print_error("%s is a histogram: list its _bucket, _sum and "
+					            "_count series, not the base name\n",
+					            fam);
+					missing++;
+				}
+			} else if (!set_has(&listed, fam)) {
+				print_error(
+				        "family %s (%s) is exposed but not in metric-names.txt\n",
+				        fam, sp + 1);
+				missing++;
+			}
+			continue;
+		}
+		if (line[0] == '#')
+			continue;
+		size_t len = strcspn(line, "{ ");
+		set_add(&samples, line, len);
+	}
+	free(body);
+	for (int i = 0; i < samples.n; i++) {
+		if (!set_has(&listed, samples.names[i])) {
+			print_error("series %s is exposed but not in metric-names.txt\n",
+			            samples.names[i]);
+			missing++;
+		}
+	}
+	for (int i = 0; i < listed.n; i++) {
+		if (!set_has(&samples, listed.names[i])) {
+			print_error("%s is in metric-names.txt but not exposed\n", listed.names[i]);
+			missing++;
+		}
+	}
+	if (missing != 0)
+		fail_msg("%d differences between the live scrape and metric-names.txt", missing);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(metrics_count_exactly_what_the_clients_did),
 	        cmocka_unit_test(healthz_and_readyz_answer_json),
 	        cmocka_unit_test(http_port_0_turns_the_endpoint_off),
+	        cmocka_unit_test(the_live_scrape_exposes_exactly_the_series_in_metric_names_txt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -242,6 +242,8 @@ static int tls_ping_works(int port, const char *name)
 	return ok;
 }
 
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
 /* ---- servers ---- */
 
 /* Starts a server with a TLS port (the server certificate) plus extra
@@ -271,33 +273,30 @@ static void stop(mdb_server *s)
 	mdb_stop(s);
 }
 
+/* minidb_connections_rejected_total{reason="<reason>"} from /metrics (the
+ * server runs with --http-port=-1), or -1. */
+static long long rejected_metric(const mdb_server *s, const char *reason)
+{
+	char *body = NULL, series[128];
+	long long v = -1;
+	if (mdb_http_get(mdb_http_port(s), "/metrics", &body, mdb_timeout_ms(5000)) != 200) {
+		free(body);
+		return -1;
+	}
+	snprintf(series, sizeof series, "minidb_connections_rejected_total{reason=\"%s\"} ",
+	         reason);
+	const char *p = strstr(body, series);
+	if (p)
+		v = atoll(p + strlen(series));
+	free(body);
+	return v;
+}
+
 /* openssl s_client with a protocol flag, sending PING then QUIT. */
 static int s_client_ping(int port, const char *version_flag, char **out)
 {
-	char addr[64];
-	snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
-	const char *argv[] = {openssl_bin,
-	                      "s_client",
-	                      "-connect",
-	                      addr,
-	                      "-CAfile",
-	                      cpath("ca.pem"),
-	                      "-verify_return_error",
-	                      "-verify_hostname",
-	                      "localhost",
-	                      "-ign_eof",
-	                      version_flag,
-	                      "-cipher",
-	                      "DEFAULT@SECLEVEL=0",
-	                      NULL};
-	static const char input[] = "PING\nQUIT\n";
-	mdb_proc r;
-	assert_int_equal(mdb_run(argv, input, sizeof input - 1, mdb_timeout_ms(20000), &r), 0);
-	int st = r.status;
-	*out = r.out;
-	r.out = NULL;
-	mdb_proc_free(&r);
-	return st;
+	return mdb_s_client(openssl_bin, port, cpath("ca.pem"), "localhost", version_flag,
+	                    "PING\nQUIT\n", out);
 }
 
 static void tls_1_2_and_1_3_are_accepted_and_1_1_is_refused(void **state)
@@ -376,7 +375,7 @@ static void redis_cli_over_tls_sets_then_gets(void **state)
 static void plaintext_on_the_tls_port_is_closed_without_a_reply(void **state)
 {
 	(void)state;
-	mdb_server *s = start_tls(NULL);
+	mdb_server *s = start_tls(ARGS("--http-port=-1"));
 	int port = mdb_server_tls_port(s);
 	static const char *const inputs[] = {"PING\r\nPING\r\n", "GET / HTTP/1.1\r\n\r\n",
 	                                     "*1\r\n$4\r\nPING\r\n"};
@@ -389,6 +388,8 @@ static void plaintext_on_the_tls_port_is_closed_without_a_reply(void **state)
 	}
 	assert_true(mdb_wait_log(s, "wrong version number", mdb_timeout_ms(5000)));
 	assert_true(mdb_wait_log(s, "http request", mdb_timeout_ms(5000)));
+	assert_int_equal(rejected_metric(s, "tls_handshake"), 3);
+	assert_int_equal(rejected_metric(s, "tls_on_plaintext_port"), 0);
 	/* The server carries on, on both ports. */
 	assert_true(tls_ping_works(port, NULL));
 	mdb_conn *c = mdb_open_ok(s);
@@ -400,7 +401,7 @@ static void plaintext_on_the_tls_port_is_closed_without_a_reply(void **state)
 static void tls_client_hello_on_the_plaintext_port_is_closed_without_a_reply(void **state)
 {
 	(void)state;
-	mdb_server *s = start_tls(NULL);
+	mdb_server *s = start_tls(ARGS("--http-port=-1"));
 	/* A real ClientHello, taken from an OpenSSL client writing to memory. */
 	SSL_CTX *ctx = client_ctx(NULL);
 	assert_non_null(ctx);
@@ -420,6 +421,8 @@ static void tls_client_hello_on_the_plaintext_port_is_closed_without_a_reply(voi
 	SSL_free(ssl);
 	SSL_CTX_free(ctx);
 	assert_true(mdb_wait_log(s, "TLS handshake on a plaintext port", mdb_timeout_ms(5000)));
+	assert_int_equal(rejected_metric(s, "tls_on_plaintext_port"), 1);
+	assert_int_equal(rejected_metric(s, "tls_handshake"), 0);
 	c = mdb_open_ok(s);
 	mdb_assert_cmd(c, "PING", "PONG");
 	mdb_conn_close(c);
@@ -548,7 +551,7 @@ static void client_certificate_named_app_reads_without_auth_but_cannot_write(voi
 static void silent_connection_is_closed_at_the_handshake_timeout(void **state)
 {
 	(void)state;
-	static const char *const extra[] = {"--handshake-timeout", "1", NULL};
+	static const char *const extra[] = {"--handshake-timeout", "1", "--http-port=-1", NULL};
 	mdb_server *s = start_tls(extra);
 	long long t0 = mdb_now_ms();
 	mdb_conn *c = mdb_conn_open(mdb_server_tls_port(s));
@@ -557,6 +560,7 @@ static void silent_connection_is_closed_at_the_handshake_timeout(void **state)
 	assert_true(mdb_now_ms() - t0 >= 900);
 	mdb_conn_close(c);
 	assert_true(mdb_wait_log(s, "TLS handshake timeout", mdb_timeout_ms(5000)));
+	assert_int_equal(rejected_metric(s, "tls_handshake_timeout"), 1);
 	assert_true(tls_ping_works(mdb_server_tls_port(s), NULL));
 	stop(s);
 }

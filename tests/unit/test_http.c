@@ -3,7 +3,9 @@
  * client (curl, run with fork/exec and a bounded --max-time); malformed ones
  * (garbage, oversized headers, bodies) through raw sockets. The route
  * callbacks here are small fakes whose behaviour each test sets: a status, a
- * body, or a sleep to show a slow scrape does not hold up /healthz.
+ * body, or a sleep to show a slow scrape does not hold up /healthz, and an
+ * authorize callback that accepts one token. The HTTPS tests make their
+ * certificates at test time with the openssl command (tests/tls_certs.h).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../tls_certs.h"
 #include "http.h"
 
 #define IO_TIMEOUT_MS 10000
@@ -39,6 +42,13 @@ struct fake {
 	int metrics_sleep_ms;
 	int ready_status;
 	int metrics_status;
+	/* authorize: accepts good_token; refuse_status (0: 401) otherwise. */
+	const char *good_token;
+	int refuse_status;
+	atomic_int auth_calls;
+	int token_was_null;
+	char last_token[256];
+	char last_addr[64];
 };
 
 static const char METRICS_BODY[] = "# TYPE requests_total counter\n"
@@ -79,6 +89,19 @@ static int fake_readyz(void *arg, buf *out)
 	return 200;
 }
 
+static int fake_authorize(void *arg, const char *token, size_t len, const char *addr)
+{
+	struct fake *f = arg;
+
+	atomic_fetch_add(&f->auth_calls, 1);
+	f->token_was_null = token == NULL;
+	snprintf(f->last_token, sizeof f->last_token, "%.*s", (int)len, token ? token : "");
+	snprintf(f->last_addr, sizeof f->last_addr, "%s", addr);
+	if (token != NULL && strlen(f->good_token) == len && memcmp(token, f->good_token, len) == 0)
+		return 0;
+	return f->refuse_status != 0 ? f->refuse_status : 401;
+}
+
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -107,12 +130,12 @@ struct srv {
 static int srv_setup(void **state)
 {
 	struct srv *s = calloc(1, sizeof *s);
-	http_routes r = {fake_metrics, fake_healthz, fake_readyz, NULL};
+	http_routes r = {fake_metrics, fake_healthz, fake_readyz, NULL, NULL};
 	char err[256];
 
 	assert_non_null(s);
 	r.arg = &s->f;
-	s->h = http_start("127.0.0.1", -1, &r, err, sizeof err);
+	s->h = http_start("127.0.0.1", -1, &r, NULL, err, sizeof err);
 	if (s->h == NULL)
 		print_error("http_start: %s\n", err);
 	assert_non_null(s->h);
@@ -348,9 +371,9 @@ static void an_unknown_path_is_404(void **state)
 static void a_route_without_a_callback_is_404(void **state)
 {
 	struct fake f = {0};
-	http_routes r = {NULL, fake_healthz, NULL, &f};
+	http_routes r = {NULL, fake_healthz, NULL, &f, NULL};
 	char err[256], out[8192], url[128];
-	http_server *h = http_start("127.0.0.1", -1, &r, err, sizeof err);
+	http_server *h = http_start("127.0.0.1", -1, &r, NULL, err, sizeof err);
 
 	assert_non_null(h);
 	url_of(url, sizeof url, http_port(h), "/metrics");
@@ -652,7 +675,7 @@ static void starting_on_a_busy_port_fails_with_a_clear_error(void **state)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t len = sizeof sa;
-	http_routes r = {fake_metrics, fake_healthz, fake_readyz, NULL};
+	http_routes r = {fake_metrics, fake_healthz, fake_readyz, NULL, NULL};
 	char err[256] = "", want[64];
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	int fds_before;
@@ -664,7 +687,7 @@ static void starting_on_a_busy_port_fails_with_a_clear_error(void **state)
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
 	fds_before = count_fds();
 
-	assert_null(http_start("127.0.0.1", ntohs(sa.sin_port), &r, err, sizeof err));
+	assert_null(http_start("127.0.0.1", ntohs(sa.sin_port), &r, NULL, err, sizeof err));
 	snprintf(want, sizeof want, "127.0.0.1 port %d", ntohs(sa.sin_port));
 	assert_non_null(strstr(err, want));
 	assert_non_null(strstr(err, "Address already in use"));
@@ -674,34 +697,34 @@ static void starting_on_a_busy_port_fails_with_a_clear_error(void **state)
 
 static void a_bad_bind_address_or_port_fails_with_a_clear_error(void **state)
 {
-	http_routes r = {fake_metrics, fake_healthz, fake_readyz, NULL};
+	http_routes r = {fake_metrics, fake_healthz, fake_readyz, NULL, NULL};
 	char err[256] = "";
 
-	assert_null(http_start("not-an-address", -1, &r, err, sizeof err));
+	assert_null(http_start("not-an-address", -1, &r, NULL, err, sizeof err));
 	assert_non_null(strstr(err, "not-an-address"));
 	assert_non_null(strstr(err, "not an IPv4 or IPv6 address"));
-	assert_null(http_start("127.0.0.1", 65536, &r, err, sizeof err));
+	assert_null(http_start("127.0.0.1", 65536, &r, NULL, err, sizeof err));
 	assert_non_null(strstr(err, "65536"));
-	assert_null(http_start("127.0.0.1", -2, &r, err, sizeof err));
-	assert_null(http_start("192.0.2.1", -1, &r, err, sizeof err)); /* not ours */
+	assert_null(http_start("127.0.0.1", -2, &r, NULL, err, sizeof err));
+	assert_null(http_start("192.0.2.1", -1, &r, NULL, err, sizeof err)); /* not ours */
 	assert_non_null(strstr(err, "192.0.2.1"));
 }
 
 static void localhost_and_ipv6_literals_bind(void **state)
 {
 	struct fake f = {0};
-	http_routes r = {fake_metrics, fake_healthz, fake_readyz, &f};
+	http_routes r = {fake_metrics, fake_healthz, fake_readyz, &f, NULL};
 	char err[256], out[8192], url[128];
 	http_server *h;
 
-	h = http_start("localhost", -1, &r, err, sizeof err);
+	h = http_start("localhost", -1, &r, NULL, err, sizeof err);
 	assert_non_null(h);
 	url_of(url, sizeof url, http_port(h), "/healthz");
 	assert_int_equal(run_curl(out, sizeof out, url, NULL), 0);
 	assert_int_equal(status_of(out), 200);
 	http_stop(h);
 
-	h = http_start("[::1]", -1, &r, err, sizeof err);
+	h = http_start("[::1]", -1, &r, NULL, err, sizeof err);
 	if (h == NULL) {
 		print_message("no IPv6 loopback here (%s); skipping the ::1 part\n", err);
 		return;
@@ -715,10 +738,10 @@ static void localhost_and_ipv6_literals_bind(void **state)
 static void stop_with_a_client_connected_returns_promptly_and_frees_every_fd(void **state)
 {
 	struct fake f = {0};
-	http_routes r = {fake_metrics, fake_healthz, fake_readyz, &f};
+	http_routes r = {fake_metrics, fake_healthz, fake_readyz, &f, NULL};
 	char err[256], out[8192];
 	int fds_before = count_fds();
-	http_server *h = http_start("127.0.0.1", -1, &r, err, sizeof err);
+	http_server *h = http_start("127.0.0.1", -1, &r, NULL, err, sizeof err);
 	int idle, partial;
 	long long t0;
 
@@ -741,7 +764,319 @@ static void stop_with_a_client_connected_returns_promptly_and_frees_every_fd(voi
 	http_stop(NULL);
 }
 
-#define SRV_TEST(fn) cmocka_unit_test_setup_teardown(fn, srv_setup, srv_teardown)
+/* ---- bearer tokens ---- */
+
+static int auth_setup(void **state)
+{
+	struct srv *s = calloc(1, sizeof *s);
+	http_routes r = {fake_metrics, fake_healthz, fake_readyz, NULL, fake_authorize};
+	char err[256];
+
+	assert_non_null(s);
+	s->f.good_token = "s3cret.token-1";
+	r.arg = &s->f;
+	s->h = http_start("127.0.0.1", -1, &r, NULL, err, sizeof err);
+	assert_non_null(s->h);
+	*state = s;
+	return 0;
+}
+
+/* GET /metrics with the raw Authorization header value hdr (NULL: none). */
+static void get_metrics_with(int port, const char *hdr, char *out, size_t outlen)
+{
+	char req[1024];
+	int n = snprintf(req, sizeof req,
+	                 "GET /metrics HTTP/1.1\r\nHost: t\r\n%s%s%sConnection: close\r\n\r\n",
+	                 hdr ? "Authorization: " : "", hdr ? hdr : "", hdr ? "\r\n" : "");
+
+	raw_request(port, req, (size_t)n, out, outlen);
+}
+
+static void metrics_without_a_token_is_401_with_the_bearer_challenge(void **state)
+{
+	struct srv *s = *state;
+	char out[8192];
+
+	get_metrics_with(http_port(s->h), NULL, out, sizeof out);
+	assert_int_equal(status_of(out), 401);
+	assert_header(out, "WWW-Authenticate: Bearer realm=\"minidb\"");
+	assert_string_equal(body_of(out), "authorization required\n");
+	assert_int_equal(atomic_load(&s->f.metrics_calls), 0);
+	assert_int_equal(atomic_load(&s->f.auth_calls), 1);
+	assert_true(s->f.token_was_null);
+	assert_string_equal(s->f.last_addr, "127.0.0.1");
+}
+
+static void metrics_with_a_wrong_token_is_401_invalid_token_without_echoing_it(void **state)
+{
+	struct srv *s = *state;
+	char out[8192];
+
+	get_metrics_with(http_port(s->h), "Bearer wrong-but-secret-guess", out, sizeof out);
+	assert_int_equal(status_of(out), 401);
+	assert_header(out, "WWW-Authenticate: Bearer realm=\"minidb\", error=\"invalid_token\"");
+	assert_null(strstr(out, "wrong-but-secret-guess"));
+	assert_string_equal(s->f.last_token, "wrong-but-secret-guess");
+	assert_int_equal(atomic_load(&s->f.metrics_calls), 0);
+}
+
+static void metrics_with_the_right_token_in_any_scheme_case_is_served(void **state)
+{
+	struct srv *s = *state;
+	char out[8192];
+	static const char *const forms[] = {"Bearer s3cret.token-1", "bearer s3cret.token-1",
+	                                    "BEARER   s3cret.token-1  "};
+
+	for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+		get_metrics_with(http_port(s->h), forms[i], out, sizeof out);
+		assert_int_equal(status_of(out), 200);
+		assert_string_equal(body_of(out), METRICS_BODY);
+	}
+	assert_int_equal(atomic_load(&s->f.metrics_calls), 3);
+}
+
+static void another_scheme_or_an_empty_token_counts_as_no_token(void **state)
+{
+	struct srv *s = *state;
+	char out[8192];
+	static const char *const forms[] = {"Basic czNjcmV0LnRva2VuLTE=", "Bearer", "Bearer   ",
+	                                    "Bearers3cret.token-1", "s3cret.token-1"};
+
+	for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+		get_metrics_with(http_port(s->h), forms[i], out, sizeof out);
+		assert_int_equal(status_of(out), 401);
+		assert_header(out, "WWW-Authenticate: Bearer realm=\"minidb\"");
+		assert_true(s->f.token_was_null);
+	}
+	assert_int_equal(atomic_load(&s->f.metrics_calls), 0);
+}
+
+static void a_refusal_in_backoff_is_429(void **state)
+{
+	struct srv *s = *state;
+	char out[8192];
+
+	s->f.refuse_status = 429;
+	get_metrics_with(http_port(s->h), "Bearer wrong", out, sizeof out);
+	assert_int_equal(status_of(out), 429);
+	assert_int_equal(atomic_load(&s->f.metrics_calls), 0);
+}
+
+static void healthz_and_readyz_never_ask_for_a_token(void **state)
+{
+	struct srv *s = *state;
+	char out[8192], url[128];
+
+	url_of(url, sizeof url, http_port(s->h), "/healthz");
+	assert_int_equal(run_curl(out, sizeof out, url, NULL), 0);
+	assert_int_equal(status_of(out), 200);
+	url_of(url, sizeof url, http_port(s->h), "/readyz");
+	assert_int_equal(run_curl(out, sizeof out, url, NULL), 0);
+	assert_int_equal(status_of(out), 200);
+	assert_int_equal(atomic_load(&s->f.auth_calls), 0);
+}
+
+/* ---- HTTPS ---- */
+
+static char *certdir;
+
+/* certdir/name in a ring of buffers. */
+static const char *cpath(const char *name)
+{
+	static char bufs[16][512];
+	static int next;
+	char *p = bufs[next++ % 16];
+
+	snprintf(p, 512, "%s/%s", certdir, name);
+	return p;
+}
+
+static int certs_setup(void **state)
+{
+	static const char san[] = "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
+	char tmpl[512];
+	const char *tmp = getenv("TMPDIR");
+
+	(void)state;
+	snprintf(tmpl, sizeof tmpl, "%s/test_http.XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
+	if (mkdtemp(tmpl) == NULL)
+		return -1;
+	certdir = strdup(tmpl);
+	if (certdir == NULL || tls_certs_make_ca(certdir, "ca", "/CN=http unit CA", NULL) != 0 ||
+	    tls_certs_make_ca(certdir, "ca2", "/CN=http unit CA 2", NULL) != 0 ||
+	    tls_certs_make_signed(certdir, "one", "ca", "/CN=localhost", san) != 0 ||
+	    tls_certs_make_signed(certdir, "two", "ca2", "/CN=localhost", san) != 0)
+		return -1;
+	return 0;
+}
+
+static int certs_teardown(void **state)
+{
+	static const char *const names[] = {"ca.key",   "ca.pem",  "ca.srl",  "ca2.key", "ca2.pem",
+	                                    "ca2.srl",  "one.key", "one.pem", "one.csr", "one.ext",
+	                                    "two.key",  "two.pem", "two.csr", "two.ext", "live.pem",
+	                                    "live.key", "bad.pem"};
+
+	(void)state;
+	if (certdir == NULL)
+		return 0;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		unlink(cpath(names[i]));
+	rmdir(certdir);
+	free(certdir);
+	return 0;
+}
+
+/* Copies certdir/from to certdir/to. */
+static void copy_file(const char *from, const char *to)
+{
+	char data[8192], tmp[600];
+	FILE *in = fopen(cpath(from), "rb");
+	FILE *out;
+	size_t n;
+
+	snprintf(tmp, sizeof tmp, "%s.tmp", cpath(to));
+	out = fopen(tmp, "wb");
+	assert_non_null(in);
+	assert_non_null(out);
+	while ((n = fread(data, 1, sizeof data, in)) > 0)
+		assert_int_equal(fwrite(data, 1, n, out), n);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+	assert_int_equal(rename(tmp, cpath(to)), 0);
+}
+
+/* curl https://127.0.0.1:port/healthz trusting ca: the HTTP status, or
+ * -curl's exit status when no response came. */
+static int https_healthz(int port, const char *ca)
+{
+	char out[8192], url[128];
+	int rc;
+
+	snprintf(url, sizeof url, "https://127.0.0.1:%d/healthz", port);
+	rc = run_curl(out, sizeof out, "--cacert", cpath(ca), url, NULL);
+	return rc == 0 ? status_of(out) : -rc;
+}
+
+static void https_serves_the_routes_and_plain_http_gets_nothing(void **state)
+{
+	struct fake f = {0};
+	http_routes r = {fake_metrics, fake_healthz, fake_readyz, &f, NULL};
+	http_tls tls = {cpath("one.pem"), cpath("one.key")};
+	char err[256], out[8192], url[128];
+	int fds_before = count_fds();
+	http_server *h;
+
+	(void)state;
+	h = http_start("127.0.0.1", -1, &r, &tls, err, sizeof err);
+	if (h == NULL)
+		fail_msg("http_start: %s", err);
+	assert_true(http_is_tls(h));
+	assert_int_equal(https_healthz(http_port(h), "ca.pem"), 200);
+	snprintf(url, sizeof url, "https://127.0.0.1:%d/metrics", http_port(h));
+	assert_int_equal(run_curl(out, sizeof out, "--cacert", cpath("ca.pem"), url, NULL), 0);
+	assert_int_equal(status_of(out), 200);
+	assert_string_equal(body_of(out), METRICS_BODY);
+	/* Another CA: curl refuses the certificate (60). */
+	assert_int_equal(https_healthz(http_port(h), "ca2.pem"), -60);
+	/* Plain HTTP to the TLS port: no HTTP response. */
+	url_of(url, sizeof url, http_port(h), "/healthz");
+	assert_int_not_equal(run_curl(out, sizeof out, url, NULL), 0);
+	assert_int_equal(status_of(out), -1);
+	http_stop(h);
+	assert_int_equal(count_fds(), fds_before);
+}
+
+static void a_missing_or_bad_certificate_fails_the_start_naming_the_file(void **state)
+{
+	struct fake f = {0};
+	http_routes r = {fake_metrics, fake_healthz, fake_readyz, &f, NULL};
+	http_tls none = {NULL, NULL};
+	http_tls missing = {cpath("one.pem"), cpath("nope.key")};
+	http_tls mismatch = {cpath("one.pem"), cpath("two.key")};
+	http_tls bad = {cpath("bad.pem"), cpath("one.key")};
+	char err[512];
+	FILE *fp;
+	int fds_before = count_fds();
+
+	(void)state;
+	assert_null(http_start("127.0.0.1", -1, &r, &none, err, sizeof err));
+	assert_non_null(strstr(err, "--http-tls needs --tls-cert-file and --tls-key-file"));
+	assert_null(http_start("127.0.0.1", -1, &r, &missing, err, sizeof err));
+	assert_non_null(strstr(err, "--tls-key-file"));
+	assert_non_null(strstr(err, "nope.key: No such file or directory"));
+	assert_null(http_start("127.0.0.1", -1, &r, &mismatch, err, sizeof err));
+	assert_non_null(strstr(err, "does not match the certificate"));
+	fp = fopen(cpath("bad.pem"), "w");
+	assert_non_null(fp);
+	fputs("-----BEGIN CERTIFICATE-----\n@@@@\n-----END CERTIFICATE-----\n", fp);
+	fclose(fp);
+	assert_null(http_start("127.0.0.1", -1, &r, &bad, err, sizeof err));
+	assert_non_null(strstr(err, "no PEM certificate could be read"));
+	/* A good leaf followed by a broken chain certificate. */
+	copy_file("one.pem", "bad.pem");
+	fp = fopen(cpath("bad.pem"), "a");
+	assert_non_null(fp);
+	fputs("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", fp);
+	fclose(fp);
+	assert_null(http_start("127.0.0.1", -1, &r, &bad, err, sizeof err));
+	assert_non_null(strstr(err, "a certificate after the first is malformed"));
+	assert_int_equal(count_fds(), fds_before);
+}
+
+static void reload_swaps_the_certificate_on_the_same_port_and_keeps_it_on_error(void **state)
+{
+	struct fake f = {0};
+	http_routes r = {fake_metrics, fake_healthz, fake_readyz, &f, NULL};
+	http_tls tls = {cpath("live.pem"), cpath("live.key")};
+	char err[512];
+	int fds_before = count_fds(), port;
+	http_server *h;
+
+	(void)state;
+	copy_file("one.pem", "live.pem");
+	copy_file("one.key", "live.key");
+	h = http_start("127.0.0.1", -1, &r, &tls, err, sizeof err);
+	assert_non_null(h);
+	port = http_port(h);
+	assert_int_equal(https_healthz(port, "ca.pem"), 200);
+
+	/* The same files: nothing to do. */
+	assert_int_equal(http_reload_tls(h, &tls, err, sizeof err), 0);
+	/* New files: served at once on the same port. */
+	copy_file("two.pem", "live.pem");
+	copy_file("two.key", "live.key");
+	assert_int_equal(http_reload_tls(h, &tls, err, sizeof err), 1);
+	assert_int_equal(http_port(h), port);
+	assert_int_equal(https_healthz(port, "ca2.pem"), 200);
+	assert_int_equal(https_healthz(port, "ca.pem"), -60);
+	/* A key that does not match: refused, the current pair stays. */
+	copy_file("one.key", "live.key");
+	assert_int_equal(http_reload_tls(h, &tls, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "does not match the certificate"));
+	assert_int_equal(https_healthz(port, "ca2.pem"), 200);
+	/* Turning TLS off needs a restart. */
+	assert_int_equal(http_reload_tls(h, NULL, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "restart"));
+	assert_int_equal(https_healthz(port, "ca2.pem"), 200);
+	http_stop(h);
+	assert_int_equal(count_fds(), fds_before);
+}
+
+static void reload_of_a_plain_server_asks_for_a_restart(void **state)
+{
+	struct srv *s = *state;
+	http_tls tls = {cpath("one.pem"), cpath("one.key")};
+	char err[256];
+
+	assert_false(http_is_tls(s->h));
+	assert_int_equal(http_reload_tls(s->h, &tls, err, sizeof err), -EINVAL);
+	assert_non_null(strstr(err, "restart"));
+	assert_still_serves(http_port(s->h));
+}
+
+#define SRV_TEST(fn)  cmocka_unit_test_setup_teardown(fn, srv_setup, srv_teardown)
+#define AUTH_TEST(fn) cmocka_unit_test_setup_teardown(fn, auth_setup, srv_teardown)
 
 int main(void)
 {
@@ -766,8 +1101,19 @@ int main(void)
 	        cmocka_unit_test(a_bad_bind_address_or_port_fails_with_a_clear_error),
 	        cmocka_unit_test(localhost_and_ipv6_literals_bind),
 	        cmocka_unit_test(stop_with_a_client_connected_returns_promptly_and_frees_every_fd),
+	        AUTH_TEST(metrics_without_a_token_is_401_with_the_bearer_challenge),
+	        AUTH_TEST(metrics_with_a_wrong_token_is_401_invalid_token_without_echoing_it),
+	        AUTH_TEST(metrics_with_the_right_token_in_any_scheme_case_is_served),
+	        AUTH_TEST(another_scheme_or_an_empty_token_counts_as_no_token),
+	        AUTH_TEST(a_refusal_in_backoff_is_429),
+	        AUTH_TEST(healthz_and_readyz_never_ask_for_a_token),
+	        cmocka_unit_test(https_serves_the_routes_and_plain_http_gets_nothing),
+	        cmocka_unit_test(a_missing_or_bad_certificate_fails_the_start_naming_the_file),
+	        cmocka_unit_test(
+	                reload_swaps_the_certificate_on_the_same_port_and_keeps_it_on_error),
+	        SRV_TEST(reload_of_a_plain_server_asks_for_a_restart),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, certs_setup, certs_teardown);
 }

@@ -303,6 +303,8 @@ static void test_two_threads_histograms_merge_into_one_snapshot(void **state)
 
 	mx_hist_merge(&s, (const mx_hist *const[]){&o[0].hist, &o[1].hist}, 2, &b);
 	assert_int_equal(s.count, 200000);
+	assert_int_equal(mx_hist_count(&o[0].hist, &b), 100000);
+	assert_int_equal(mx_hist_count(&o[1].hist, &b), 100000);
 	assert_int_equal(s.sum_ns, want_sum);
 	assert_int_equal(s.bucket[15], 100000); /* thread 1's */
 	/* Thread 0 observed 0, 1 us, ..., 99.999 ms: 51 values <= 50 us. */
