@@ -24,6 +24,7 @@
 #include "persist.h"
 #include "security.h"
 #include "server.h"
+#include "slowlog.h"
 #include "store.h"
 
 #include "version.h"
@@ -96,7 +97,7 @@ static void write_requests(observe_t *o, mx_writer *w)
 	}
 
 	mx_family(w, "request_duration_seconds", MX_HISTOGRAM,
-	          "Time from parsed request to reply built, by command");
+	          "Time to parse and run a command and build its reply, by command");
 	for (size_t i = 0; i < ncmd; i++) {
 		mx_hist_snap s;
 		mx_hist_snap_clear(&s);
@@ -172,6 +173,9 @@ static void write_server(observe_t *o, mx_writer *w)
 	        si.total_net_output_bytes);
 	counter(w, "minidb_commands_processed_total", "Commands run (all methods)",
 	        si.total_commands_processed);
+	counter(w, "minidb_slow_commands_total",
+	        "Commands that ran at least --slowlog-ms (each logged and kept for SLOWLOG GET)",
+	        slowlog_total(server_slowlog(o->srv)));
 
 	security_stats ss;
 	security_stats_get(o->sec, &ss);
