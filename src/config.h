@@ -123,6 +123,8 @@ typedef struct config {
 	                  * tls_key_file */
 	bool http_auth;  /* --http-auth, metrics.auth: /metrics needs "Authorization: Bearer
 	                  * <token>" with a token or JWT the client port would accept */
+	int http_max_connections; /* --http-max-connections, metrics.max_connections; 64 */
+	int http_timeout;         /* --http-timeout seconds, metrics.timeout; 10 */
 
 	/* Authentication (auth.c, jwt.c, security.c). */
 	bool auth_enabled;    /* --auth, security.auth_enabled: every connection must

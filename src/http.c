@@ -46,8 +46,8 @@
 #include "log.h"
 
 #define HTTP_THREADS     4
-#define HTTP_MAX_CONNS   64
-#define HTTP_TIMEOUT_S   10
+#define HTTP_MAX_CONNS   64          /* http_routes.max_connections when 0 */
+#define HTTP_TIMEOUT_S   10          /* http_routes.timeout_s when 0 */
 #define HTTP_CONN_MEMORY (32 * 1024) /* per connection: request line and headers */
 #define HTTP_BACKLOG     64
 #define CT_METRICS       "text/plain; version=0.0.4; charset=utf-8"
@@ -494,10 +494,12 @@ static int http_daemon_run(struct http_server *h, struct http_daemon *hd, int fd
 		        NULL, NULL, http_access, h, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, hd,
 		        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE,
 		        (unsigned)HTTP_THREADS, MHD_OPTION_CONNECTION_LIMIT,
-		        (unsigned)HTTP_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT,
-		        (unsigned)HTTP_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		        (size_t)HTTP_CONN_MEMORY, MHD_OPTION_ARRAY, tls ? opts : opts + 3,
-		        MHD_OPTION_END);
+		        h->routes.max_connections ? h->routes.max_connections
+		                                  : (unsigned)HTTP_MAX_CONNS,
+		        MHD_OPTION_CONNECTION_TIMEOUT,
+		        h->routes.timeout_s ? h->routes.timeout_s : (unsigned)HTTP_TIMEOUT_S,
+		        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+		        MHD_OPTION_ARRAY, tls ? opts : opts + 3, MHD_OPTION_END);
 	atomic_store(&hd->starting, 0);
 	if (hd->d == NULL && hd->err[0] == '\0')
 		snprintf(hd->err, sizeof hd->err, "libmicrohttpd failed");

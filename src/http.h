@@ -38,6 +38,11 @@ typedef struct http_routes {
 	 * request, or the refusal's status: 401 (sent with WWW-Authenticate:
 	 * Bearer realm="minidb") or 429 (too many failures from the address). */
 	int (*authorize)(void *arg, const char *token, size_t len, const char *addr);
+	/* Limits (0: the defaults, 64 connections and 10 s). A client over
+	 * max_connections is refused at accept; one idle for timeout_s seconds,
+	 * or that takes longer to send its request, is closed. */
+	unsigned max_connections;
+	unsigned timeout_s;
 } http_routes;
 
 /* HTTPS: PEM files, read when the server starts and on http_reload_tls. */

@@ -288,7 +288,9 @@ int main(int argc, char **argv)
 		                      .healthz = observe_healthz,
 		                      .readyz = observe_readyz,
 		                      .arg = obs,
-		                      .authorize = cfg.http_auth ? observe_authorize : NULL};
+		                      .authorize = cfg.http_auth ? observe_authorize : NULL,
+		                      .max_connections = (unsigned)cfg.http_max_connections,
+		                      .timeout_s = (unsigned)cfg.http_timeout};
 		http_tls htls = {.cert_file = cfg.tls_cert_file, .key_file = cfg.tls_key_file};
 		if (obs)
 			http = http_start(cfg.http_bind, cfg.http_port, &routes,
