@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "conn.h"
 #include "log.h"
 #include "persist.h"
 #include "security.h"
@@ -1004,17 +1005,57 @@ static void info_keyspace(text *t, const info_src *s)
 		            (unsigned long long)sc.expires);
 }
 
+/* Redis's per-command lines, from the workers' figures (kept while commands
+ * are timed: the default). calls excludes the rejected ones, as in Redis:
+ * refused before running (authentication, permission, arity, memory,
+ * loading); failed_calls ran and answered an error. usec is the time of
+ * all of them, parsing included. */
+static void info_commandstats(text *t, const info_src *s)
+{
+	static const int rejected_reasons[] = {REPLY_ERR_NOAUTH, REPLY_ERR_NOPERM, REPLY_ERR_ARITY,
+	                                       REPLY_ERR_OOM, REPLY_ERR_LOADING};
+	const conn_worker *ws[1024];
+	size_t ncmd, nw = 0;
+	const command *table = command_table_get(&ncmd);
+
+	text_printf(t, "# Commandstats\r\n");
+	if (s->ctx->srv)
+		nw = server_conn_workers(s->ctx->srv, ws, NELEM(ws));
+	for (size_t i = 0; i < ncmd && nw > 0; i++) {
+		mx_hist_snap h;
+		uint64_t errors[REPLY_ERR_COUNT], rejected = 0, failed = 0;
+		conn_command_stats(ws, nw, i, &h, errors);
+		if (h.count == 0)
+			continue;
+		for (size_t r = 0; r < NELEM(rejected_reasons); r++)
+			rejected += errors[rejected_reasons[r]];
+		for (int r = 1; r < REPLY_ERR_COUNT; r++)
+			failed += errors[r];
+		failed -= rejected;
+		uint64_t calls = h.count - rejected, usec = h.sum_ns / 1000;
+		text_printf(
+		        t,
+		        "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,"
+		        "failed_calls=%llu\r\n",
+		        table[i].name, (unsigned long long)calls, (unsigned long long)usec,
+		        calls ? (double)usec / (double)calls : 0.0, (unsigned long long)rejected,
+		        (unsigned long long)failed);
+	}
+}
+
 /* In Redis's order. Redis's default set also has modules and errorstats,
- * which minidb does not have, so default, all and everything are the same. */
+ * which minidb does not have; commandstats comes with all, everything or
+ * by name, as in Redis. */
 static const struct info_section {
 	const char *name;
 	void (*fn)(text *t, const info_src *s);
+	int in_default;
 } info_sections[] = {
-        {"server", info_server},     {"clients", info_clients},
-        {"memory", info_memory},     {"persistence", info_persistence},
-        {"stats", info_stats},       {"replication", info_replication},
-        {"cpu", info_cpu},           {"cluster", info_cluster},
-        {"keyspace", info_keyspace},
+        {"server", info_server, 1},   {"clients", info_clients, 1},
+        {"memory", info_memory, 1},   {"persistence", info_persistence, 1},
+        {"stats", info_stats, 1},     {"replication", info_replication, 1},
+        {"cpu", info_cpu, 1},         {"commandstats", info_commandstats, 0},
+        {"cluster", info_cluster, 1}, {"keyspace", info_keyspace, 1},
 };
 
 /* INFO [section ...]: the named sections (any case; default, all and
@@ -1023,12 +1064,14 @@ static const struct info_section {
 static void cmd_info(cmd_ctx *ctx)
 {
 	unsigned char want[NELEM(info_sections)];
-	int all = ctx->argc == 1;
+	int deflt = ctx->argc == 1, all = 0;
 
 	memset(want, 0, sizeof(want));
 	for (size_t i = 1; i < ctx->argc; i++) {
 		const cmd_arg *a = &ctx->argv[i];
-		if (cmd_arg_is(a, "default") || cmd_arg_is(a, "all") || cmd_arg_is(a, "everything"))
+		if (cmd_arg_is(a, "default"))
+			deflt = 1;
+		if (cmd_arg_is(a, "all") || cmd_arg_is(a, "everything"))
 			all = 1;
 		for (size_t k = 0; k < NELEM(info_sections); k++)
 			if (cmd_arg_is(a, info_sections[k].name))
@@ -1041,7 +1084,7 @@ static void cmd_info(cmd_ctx *ctx)
 	buf_init(&t.b);
 	int sections = 0;
 	for (size_t k = 0; k < NELEM(info_sections); k++) {
-		if (!all && !want[k])
+		if (!all && !want[k] && !(deflt && info_sections[k].in_default))
 			continue;
 		if (sections++)
 			text_printf(&t, "\r\n");

@@ -315,6 +315,22 @@ const mx_bounds *conn_request_bounds(void)
 	return &request_bounds;
 }
 
+void conn_command_stats(const conn_worker *const *ws, size_t nw, size_t i, mx_hist_snap *hist,
+                        uint64_t errors[REPLY_ERR_COUNT])
+{
+	const mx_bounds *b = conn_request_bounds();
+	mx_hist_snap_clear(hist);
+	memset(errors, 0, REPLY_ERR_COUNT * sizeof(errors[0]));
+	for (size_t k = 0; k < nw; k++) {
+		if (!ws[k]->cmetrics || i >= ws[k]->ncmetrics)
+			continue;
+		const cmd_metric *m = &ws[k]->cmetrics[i];
+		mx_hist_snap_add(hist, &m->duration, b);
+		for (int r = 1; r < REPLY_ERR_COUNT; r++)
+			errors[r] += mx_counter_get(&m->errors[r]);
+	}
+}
+
 /* One request's figures, on the worker's own counters. */
 static void count_request(conn_worker *w, const command *cmd, int err_reason, uint64_t ns)
 {
@@ -1110,7 +1126,7 @@ int conn_worker_init(conn_worker *w)
 	w->slow_ns = w->cfg->slowlog_ms < 0 ? UINT64_MAX : (uint64_t)w->cfg->slowlog_ms * 1000000u;
 	w->log_requests = w->cfg->log_requests;
 	w->timing = w->cfg->http_port != 0 || w->slow_ns != UINT64_MAX || w->log_requests;
-	if (w->cfg->http_port != 0) {
+	if (w->timing) {
 		size_t n;
 		w->cmd_base = command_table_get(&n);
 		conn_request_bounds();

@@ -50,6 +50,15 @@ typedef struct cmd_metric {
 /* The request_duration_seconds buckets (built once; thread-safe). */
 const mx_bounds *conn_request_bounds(void);
 
+struct conn_worker;
+/* Command i of the command table, summed over the workers ws[0..nw): its
+ * durations into hist (cleared first; its count is the calls) and its
+ * errors by REPLY_ERR_* into errors. All zero when the workers keep no
+ * per-command figures (no timing: --http-port 0 --slowlog-ms=-1). Any
+ * thread: relaxed loads of single-writer counters. */
+void conn_command_stats(const struct conn_worker *const *ws, size_t nw, size_t i,
+                        mx_hist_snap *hist, uint64_t errors[REPLY_ERR_COUNT]);
+
 typedef struct conn_worker {
 	int id;
 	loop_t *loop;
@@ -81,7 +90,7 @@ typedef struct conn_worker {
 	uint64_t slow_ns;     /* --slowlog-ms in ns; UINT64_MAX when off */
 	int log_requests;     /* --log-requests */
 	struct slowlog *slow; /* the server's SLOWLOG ring */
-	/* Request metrics (NULL when --http-port is 0). */
+	/* Per-command figures (NULL without timing): /metrics, INFO commandstats. */
 	cmd_metric *cmetrics;
 	size_t ncmetrics;
 	const command *cmd_base; /* command_table_get(): cmetrics' index origin */

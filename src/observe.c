@@ -66,7 +66,14 @@ static void upper(char *out, size_t cap, const char *name)
 	out[i] = 0;
 }
 
-/* requests_total, request_duration_seconds, request_errors_total. */
+/* One command's figures, gathered once per scrape. */
+typedef struct cmd_sum {
+	mx_hist_snap hist;
+	uint64_t errors[REPLY_ERR_COUNT];
+} cmd_sum;
+
+/* requests_total, request_duration_seconds, request_errors_total. A series
+ * appears once its command was used, which keeps the exposition short. */
 static void write_requests(observe_t *o, mx_writer *w)
 {
 	const conn_worker *ws[1024];
@@ -74,64 +81,51 @@ static void write_requests(observe_t *o, mx_writer *w)
 	size_t ncmd;
 	const command *table = command_table_get(&ncmd);
 	const mx_bounds *b = conn_request_bounds();
+	cmd_sum *sums = calloc(ncmd + 1, sizeof(*sums));
 	char method[40];
 
-	mx_family(w, "requests_total", MX_COUNTER, "Requests by command (method), as received");
-	for (size_t i = 0; i < ncmd; i++) {
-		uint64_t calls = 0;
-		for (size_t k = 0; k < nw; k++)
-			if (ws[k]->cmetrics && i < ws[k]->ncmetrics)
-				calls += mx_hist_count(&ws[k]->cmetrics[i].duration, b);
-		if (calls == 0)
-			continue; /* keep the exposition short: a series appears once used */
-		upper(method, sizeof method, table[i].name);
-		mx_label l = {"method", method};
-		mx_sample_u64(w, "requests_total", &l, 1, calls);
+	if (!sums)
+		return; /* out of memory: these families are left out of this scrape */
+	for (size_t i = 0; i < ncmd; i++)
+		conn_command_stats(ws, nw, i, &sums[i].hist, sums[i].errors);
+	/* The unknown commands' line, in the last slot: a count, no durations. */
+	for (size_t k = 0; k < nw; k++) {
+		sums[ncmd].hist.count += mx_counter_get(&ws[k]->unknown_cmds);
+		for (int r = 1; r < REPLY_ERR_COUNT; r++)
+			sums[ncmd].errors[r] += mx_counter_get(&ws[k]->unknown_errors[r]);
 	}
-	uint64_t unknown = 0;
-	for (size_t k = 0; k < nw; k++)
-		unknown += mx_counter_get(&ws[k]->unknown_cmds);
-	if (unknown > 0) {
-		mx_label l = {"method", "UNKNOWN"};
-		mx_sample_u64(w, "requests_total", &l, 1, unknown);
+
+	mx_family(w, "requests_total", MX_COUNTER, "Requests by command (method), as received");
+	for (size_t i = 0; i <= ncmd; i++) {
+		if (sums[i].hist.count == 0)
+			continue;
+		upper(method, sizeof method, i < ncmd ? table[i].name : "unknown");
+		mx_label l = {"method", method};
+		mx_sample_u64(w, "requests_total", &l, 1, sums[i].hist.count);
 	}
 
 	mx_family(w, "request_duration_seconds", MX_HISTOGRAM,
 	          "Time to parse and run a command and build its reply, by command");
 	for (size_t i = 0; i < ncmd; i++) {
-		mx_hist_snap s;
-		mx_hist_snap_clear(&s);
-		for (size_t k = 0; k < nw; k++)
-			if (ws[k]->cmetrics && i < ws[k]->ncmetrics)
-				mx_hist_snap_add(&s, &ws[k]->cmetrics[i].duration, b);
-		if (s.count == 0)
+		if (sums[i].hist.count == 0)
 			continue;
 		upper(method, sizeof method, table[i].name);
 		mx_label l = {"method", method};
-		mx_hist_write(w, "request_duration_seconds", b, &s, &l, 1);
+		mx_hist_write(w, "request_duration_seconds", b, &sums[i].hist, &l, 1);
 	}
 
 	mx_family(w, "request_errors_total", MX_COUNTER,
 	          "Requests answered with an error, by command and reason");
 	for (size_t i = 0; i <= ncmd; i++) {
-		int is_unknown = i == ncmd;
-		if (!is_unknown)
-			upper(method, sizeof method, table[i].name);
+		upper(method, sizeof method, i < ncmd ? table[i].name : "unknown");
 		for (int r = 1; r < REPLY_ERR_COUNT; r++) {
-			uint64_t n = 0;
-			for (size_t k = 0; k < nw; k++) {
-				if (is_unknown)
-					n += mx_counter_get(&ws[k]->unknown_errors[r]);
-				else if (ws[k]->cmetrics && i < ws[k]->ncmetrics)
-					n += mx_counter_get(&ws[k]->cmetrics[i].errors[r]);
-			}
-			if (n == 0)
+			if (sums[i].errors[r] == 0)
 				continue;
-			mx_label l[2] = {{"method", is_unknown ? "UNKNOWN" : method},
-			                 {"reason", reply_err_reason_name(r)}};
-			mx_sample_u64(w, "request_errors_total", l, 2, n);
+			mx_label l[2] = {{"method", method}, {"reason", reply_err_reason_name(r)}};
+			mx_sample_u64(w, "request_errors_total", l, 2, sums[i].errors[r]);
 		}
 	}
+	free(sums);
 }
 
 static void gauge(mx_writer *w, const char *name, const char *help, double v)

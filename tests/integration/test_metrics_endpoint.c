@@ -319,6 +319,79 @@ static void the_live_scrape_exposes_exactly_the_series_in_metric_names_txt(void 
 		fail_msg("%d differences between the live scrape and metric-names.txt", missing);
 }
 
+/* The cmdstat_<name> line of an INFO reply, up to its end of line
+ * (malloc'd), or NULL. */
+static char *cmdstat_line(const char *info, const char *name)
+{
+	char key[64];
+	snprintf(key, sizeof key, "cmdstat_%s:", name);
+	const char *p = strstr(info, key);
+	if (!p)
+		return NULL;
+	return strndup(p, strcspn(p, "\r\n"));
+}
+
+/* INFO commandstats, in Redis's format, from the same per-worker figures:
+ * calls without the rejected ones (arity here), failures that ran. */
+static void info_commandstats_counts_calls_rejections_and_failures(void **state)
+{
+	(void)state;
+	mdb_server *s = mdb_start(NULL); /* --http-port 0: the slow log still times */
+	assert_non_null(s);
+	mdb_conn *c = mdb_conn_open(s->port);
+	assert_non_null(c);
+	for (int i = 0; i < 3; i++)
+		MDB_ASSERT_CALL(c, "+OK", "SET", "k", "v");
+	char *r = MDB_CALL(c, "SET", "k");
+	assert_non_null(strstr(r, "wrong number of arguments"));
+	free(r);
+	r = MDB_CALL(c, "INCR", "k");
+	assert_non_null(strstr(r, "not an integer"));
+	free(r);
+	for (int i = 0; i < 2; i++) {
+		r = MDB_CALL(c, "GET", "k");
+		free(r);
+	}
+	char *info = MDB_CALL(c, "INFO", "commandstats");
+	assert_non_null(strstr(info, "# Commandstats"));
+	const char *want[][2] = {
+	        {"set", "calls=3,"},  {"set", "rejected_calls=1,failed_calls=0"},
+	        {"incr", "calls=1,"}, {"incr", "rejected_calls=0,failed_calls=1"},
+	        {"get", "calls=2,"},  {"get", "rejected_calls=0,failed_calls=0"},
+	};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		char *line = cmdstat_line(info, want[i][0]);
+		if (!line || !strstr(line, want[i][1]))
+			fail_msg("INFO commandstats: want \"%s\" in cmdstat_%s, got %s", want[i][1],
+			         want[i][0], line ? line : "(none)");
+		free(line);
+	}
+	free(info);
+	/* As in Redis: not in the default INFO, in INFO all. */
+	info = MDB_CALL(c, "INFO");
+	assert_null(strstr(info, "# Commandstats"));
+	free(info);
+	info = MDB_CALL(c, "INFO", "all");
+	assert_non_null(strstr(info, "cmdstat_set:calls=3,"));
+	free(info);
+	mdb_conn_close(c);
+	assert_int_equal(mdb_stop(s), 0);
+
+	/* Nothing timed, nothing counted: the section is empty. */
+	static const char *const untimed[] = {"--slowlog-ms=-1", NULL};
+	s = mdb_start(untimed);
+	assert_non_null(s);
+	c = mdb_conn_open(s->port);
+	assert_non_null(c);
+	MDB_ASSERT_CALL(c, "+OK", "SET", "k", "v");
+	info = MDB_CALL(c, "INFO", "commandstats");
+	assert_non_null(strstr(info, "# Commandstats"));
+	assert_null(strstr(info, "cmdstat_"));
+	free(info);
+	mdb_conn_close(c);
+	assert_int_equal(mdb_stop(s), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -326,6 +399,7 @@ int main(void)
 	        cmocka_unit_test(healthz_and_readyz_answer_json),
 	        cmocka_unit_test(http_port_0_turns_the_endpoint_off),
 	        cmocka_unit_test(the_live_scrape_exposes_exactly_the_series_in_metric_names_txt),
+	        cmocka_unit_test(info_commandstats_counts_calls_rejections_and_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
