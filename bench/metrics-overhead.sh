@@ -4,9 +4,9 @@
 # within 3% of off at 50 clients, pipeline 16).
 #
 # Two minidb servers run side by side on fresh data dirs in a temp dir:
-# A with --http-port 0 (no endpoint, no per-worker request counters) and B
-# with --http-port=-1 (the endpoint on a free port, every command counted
-# and timed). Both get --slowlog-ms=$SLOWLOG_MS (default -1: off), because
+# A with --http-port 0 (no endpoint; no per-command figures unless the slow
+# log times commands) and B with --http-port=-1 (the endpoint on a free port,
+# every command counted and timed). Both get --slowlog-ms=$SLOWLOG_MS (default -1: off), because
 # the slow log also reads the clock per command: with it off, A reads no
 # clock per command and B does, so B - A is the whole cost of the metrics.
 # While B runs, curl scrapes B's /metrics every second, as Prometheus would
