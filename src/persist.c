@@ -476,7 +476,9 @@ int persist_close(persist_t *p)
 		return 0;
 	}
 	/* The closing snapshot first: it reads the log's last seq, and then
-	 * removes the segments it covers (never the open one). */
+	 * removes the segments it covers (never the open one), which from
+	 * here on stays the open one (wal_quiesce). */
+	wal_quiesce(p->wal);
 	int save = atomic_load(&p->shutdown_save);
 	snapshot_shutdown(p->snap, save >= 0 ? save != 0 : p->cfg->snapshot_on_shutdown);
 	snapshot_free(p->snap);

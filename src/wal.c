@@ -105,6 +105,7 @@ struct wal {
 	uint64_t pending_since;    /* now_ms() when pending last became non-empty */
 	size_t held;               /* pending.len + ubuf.len */
 	int stopping;
+	atomic_int quiesced; /* wal_quiesce: rotate a full segment only for records to write */
 	int shut;
 	int sync_req;
 	/* The syncer waits with nothing to do: an append or a flush that wrote
@@ -614,6 +615,7 @@ static void *syncer_main(void *arg)
 			       pthread_cond_timedwait(&w->work_cv, &w->mu, &ts) != ETIMEDOUT)
 				;
 		}
+		int stopping = w->stopping;
 		int force = w->sync_req || w->stopping || w->err;
 		w->sync_req = 0;
 		uint64_t durable0 = atomic_load(&w->durable_seq);
@@ -637,7 +639,12 @@ static void *syncer_main(void *arg)
 			rc = sync_step(w);
 		if (rc == 0) {
 			pthread_mutex_lock(&w->io_mu);
-			if (segment_full(w) && w->ubuf_written == 0) {
+			/* At close, a full segment gets a successor only for records
+			 * still to write: an empty new segment made after the closing
+			 * snapshot's cleanup (which keeps the newest segment) would
+			 * keep the full one it covered on disk. */
+			if (segment_full(w) && w->ubuf_written == 0 &&
+			    (!(stopping || atomic_load(&w->quiesced)) || w->ubuf.len > 0)) {
 				rc = rotate_locked(w);
 				if (rc == 0)
 					rc = write_locked(w, &full);
@@ -819,6 +826,15 @@ int wal_append(wal_t *w, const wal_record *recs, size_t n, uint64_t *last_seq)
 	}
 	pthread_mutex_unlock(&w->mu);
 	return rc;
+}
+
+void wal_quiesce(wal_t *w)
+{
+	atomic_store(&w->quiesced, 1);
+	/* A rotation decided before the store runs under sync_mu: wait it out,
+	 * so that none follows this call. */
+	pthread_mutex_lock(&w->sync_mu);
+	pthread_mutex_unlock(&w->sync_mu);
 }
 
 uint64_t wal_last_seq(wal_t *w)

@@ -109,6 +109,13 @@ int wal_wait_durable(wal_t *w, uint64_t seq, int timeout_ms);
 
 void wal_stats_get(const wal_t *w, wal_stats *s);
 
+/* Announces that no more appends are expected (the server stopped its
+ * workers and is about to write its closing snapshot): from now on a full
+ * segment gets a successor only when records wait to be written, so the
+ * segments the closing snapshot removes are the last word. Appends still
+ * work. */
+void wal_quiesce(wal_t *w);
+
 /* Flushes everything pending, fsyncs, stops the writer and closes the file.
  * Idempotent. Returns 0, or -errno when pending records could not be written
  * (a few retries are made; the loss is logged). */
