@@ -288,22 +288,8 @@ static inline void fx_close(fx *f, mdb_conn *c)
  * address), with the harness's timeouts. */
 static inline mdb_conn *fx_conn_from(fx *f, const char *src)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = mdb_connect_from(f->s->port, src);
 	assert_true(fd >= 0);
-	int ms = mdb_timeout_ms(MDB_IO_TIMEOUT_MS);
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-	int one = 1;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	struct sockaddr_in sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sin_family = AF_INET;
-	assert_int_equal(inet_pton(AF_INET, src, &sa.sin_addr), 1);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	sa.sin_port = htons((uint16_t)f->s->port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
 	mdb_conn *c = mdb_conn_wrap(fd);
 	assert_non_null(c);
 	assert_true(f->nconns < sizeof f->conns / sizeof f->conns[0]);

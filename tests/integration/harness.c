@@ -707,6 +707,11 @@ long long mdb_log_field(const char *line, const char *field)
 
 int mdb_connect(int port)
 {
+	return mdb_connect_from(port, NULL);
+}
+
+int mdb_connect_from(int port, const char *src)
+{
 	ignore_sigpipe();
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -722,6 +727,12 @@ int mdb_connect(int port)
 	struct sockaddr_in sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sin_family = AF_INET;
+	if (src != NULL && (inet_pton(AF_INET, src, &sa.sin_addr) != 1 ||
+	                    bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0)) {
+		fprintf(stderr, "harness: bind %s: %s\n", src, strerror(errno));
+		close(fd);
+		return -1;
+	}
 	sa.sin_port = htons((uint16_t)port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	/* SO_SNDTIMEO also bounds connect(). */

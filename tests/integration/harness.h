@@ -154,6 +154,10 @@ typedef struct mdb_conn {
  * or -1. */
 int mdb_connect(int port);
 
+/* mdb_connect from source address src (another loopback address such as
+ * 127.0.0.2; NULL: any). */
+int mdb_connect_from(int port, const char *src);
+
 /* mdb_connect plus a line reader; NULL on failure. */
 mdb_conn *mdb_conn_open(int port);
 

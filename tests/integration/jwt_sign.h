@@ -46,16 +46,14 @@ static inline const char *jwt_sign_alg_name(jwt_sign_alg alg)
 	}
 }
 
-/* n bytes as base64url without padding: malloc'd, NULL if out of memory. */
-static inline char *jwt_sign_b64url(const void *data, size_t n)
+/* n bytes as base64url without padding into out (n / 3 * 4 + 4 bytes with
+ * the NUL); returns the length written. */
+static inline size_t jwt_sign_b64url_to(const void *data, size_t n, char *out)
 {
 	static const char tab[] =
 	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	const unsigned char *in = data;
-	char *out = malloc(n / 3 * 4 + 5);
 	size_t o = 0, i = 0;
-	if (out == NULL)
-		return NULL;
 	for (; i + 3 <= n; i += 3) {
 		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
 		out[o++] = tab[v >> 18];
@@ -74,6 +72,15 @@ static inline char *jwt_sign_b64url(const void *data, size_t n)
 		out[o++] = tab[(v >> 6) & 63];
 	}
 	out[o] = '\0';
+	return o;
+}
+
+/* The same, malloc'd; NULL when out of memory. */
+static inline char *jwt_sign_b64url(const void *data, size_t n)
+{
+	char *out = malloc(n / 3 * 4 + 5);
+	if (out != NULL)
+		jwt_sign_b64url_to(data, n, out);
 	return out;
 }
 

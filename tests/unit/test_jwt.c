@@ -26,6 +26,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include "../integration/jwt_sign.h"
 #include "jwt.h"
 
 #define NOW INT64_C(1700000000)
@@ -44,33 +45,6 @@ typedef struct signer {
 	const unsigned char *secret;
 	size_t secret_len;
 } signer;
-
-static size_t b64url(const unsigned char *in, size_t n, char *out)
-{
-	static const char tab[] =
-	        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t o = 0, i = 0;
-
-	for (; i + 3 <= n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		out[o++] = tab[v >> 18];
-		out[o++] = tab[(v >> 12) & 63];
-		out[o++] = tab[(v >> 6) & 63];
-		out[o++] = tab[v & 63];
-	}
-	if (n - i == 1) {
-		uint32_t v = (uint32_t)in[i] << 16;
-		out[o++] = tab[v >> 18];
-		out[o++] = tab[(v >> 12) & 63];
-	} else if (n - i == 2) {
-		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-		out[o++] = tab[v >> 18];
-		out[o++] = tab[(v >> 12) & 63];
-		out[o++] = tab[(v >> 6) & 63];
-	}
-	out[o] = '\0';
-	return o;
-}
 
 static size_t sign_bytes(const signer *sg, const char *in, size_t n, unsigned char *sig)
 {
@@ -115,13 +89,13 @@ static char *make_token(const char *header, const char *payload, const signer *s
 	size_t n, sn = 0;
 
 	assert_non_null(tok);
-	n = b64url((const unsigned char *)header, hn, tok);
+	n = jwt_sign_b64url_to((const unsigned char *)header, hn, tok);
 	tok[n++] = '.';
-	n += b64url((const unsigned char *)payload, pn, tok + n);
+	n += jwt_sign_b64url_to((const unsigned char *)payload, pn, tok + n);
 	if (sg->kind != SIGN_NONE)
 		sn = sign_bytes(sg, tok, n, sig);
 	tok[n++] = '.';
-	n += b64url(sig, sn, tok + n);
+	n += jwt_sign_b64url_to(sig, sn, tok + n);
 	tok[n] = '\0';
 	return tok;
 }
@@ -416,7 +390,7 @@ static char *flip_signature_bit(const char *tok, const unsigned char *sig, size_
 	memcpy(copy, sig, sn);
 	copy[bit / 8] ^= (unsigned char)(1u << (bit % 8));
 	memcpy(out, tok, head);
-	b64url(copy, sn, out + head);
+	jwt_sign_b64url_to(copy, sn, out + head);
 	return out;
 }
 
@@ -437,12 +411,12 @@ static void check_every_signature_bit(const jwt_keyset *ks, const jwt_policy *po
 		/* ECDSA is randomized: re-sign and rebuild the token around sig. */
 		free(tok);
 		tok = malloc(strlen(header) * 2 + strlen(payload) * 2 + 256);
-		size_t n = b64url((const unsigned char *)header, strlen(header), tok);
+		size_t n = jwt_sign_b64url_to((const unsigned char *)header, strlen(header), tok);
 		tok[n++] = '.';
-		n += b64url((const unsigned char *)payload, strlen(payload), tok + n);
+		n += jwt_sign_b64url_to((const unsigned char *)payload, strlen(payload), tok + n);
 		sn = sign_bytes(sg, tok, n, sig);
 		tok[n++] = '.';
-		b64url(sig, sn, tok + n);
+		jwt_sign_b64url_to(sig, sn, tok + n);
 	}
 	assert_int_equal(verify(ks, pol, tok, &c, err, sizeof(err)), 0);
 	for (size_t bit = 0; bit < sn * 8; bit += stride) {
@@ -561,7 +535,7 @@ static char *b64_bn(EVP_PKEY *k, const char *param, size_t pad)
 	assert_int_equal(EVP_PKEY_get_bn_param(k, param, &bn), 1);
 	n = pad ? BN_bn2binpad(bn, buf, (int)pad) : BN_bn2bin(bn, buf);
 	assert_true(n > 0);
-	b64url(buf, (size_t)n, out);
+	jwt_sign_b64url_to(buf, (size_t)n, out);
 	BN_free(bn);
 	return out;
 }
@@ -591,7 +565,7 @@ static json_t *jwk_ec(EVP_PKEY *k, const char *kid)
 static json_t *jwk_oct(const char *kid)
 {
 	char k[64];
-	b64url(hs_secret, sizeof(hs_secret), k);
+	jwt_sign_b64url_to(hs_secret, sizeof(hs_secret), k);
 	return json_pack("{s:s,s:s,s:s,s:s}", "kty", "oct", "kid", kid, "k", k, "alg", "HS256");
 }
 
@@ -693,8 +667,8 @@ static void test_malformed_jwks_is_refused_and_adds_nothing(void **state)
 	unsigned char zeros[32] = {0}, one[32] = {0};
 
 	one[31] = 1;
-	b64url(zeros, 32, x);
-	b64url(one, 32, y);
+	jwt_sign_b64url_to(zeros, 32, x);
+	jwt_sign_b64url_to(one, 32, y);
 	char offcurve[512];
 	snprintf(offcurve, sizeof(offcurve),
 	         "{\"keys\":[{\"kty\":\"oct\",\"k\":\"%s\"},"
@@ -714,7 +688,7 @@ static void test_malformed_jwks_is_refused_and_adds_nothing(void **state)
 	char small[512], n[300];
 	unsigned char nb[128];
 	memset(nb, 0xc5, sizeof(nb));
-	b64url(nb, sizeof(nb), n);
+	jwt_sign_b64url_to(nb, sizeof(nb), n);
 	snprintf(small, sizeof(small), "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"%s\",\"e\":\"AQAB\"}]}",
 	         n);
 	expect_jwks_refused(small, -ENOTSUP);
@@ -1116,7 +1090,7 @@ static void test_error_messages_never_contain_the_token_or_the_secret(void **sta
 	const char *payloads[] = {"{\"exp\":1}", "{\"exp\":1700000600,\"aud\":\"zzzzzzzz\"}",
 	                          "{\"exp\":\"zzzzzzzzzzzz\"}", "not json zzzzzzzzzzzz"};
 
-	b64url(hs_secret, sizeof(hs_secret), secret_b64);
+	jwt_sign_b64url_to(hs_secret, sizeof(hs_secret), secret_b64);
 	for (size_t i = 0; i < sizeof(payloads) / sizeof(payloads[0]); i++) {
 		char *tok = make_token("{\"alg\":\"HS256\"}", payloads[i], &hs256);
 		jwt_claims c;
